@@ -1,0 +1,46 @@
+# Works on a fresh clone with Python 3.11+, make and git: every target installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
+MANAGE := cd backend && $(BIN)/python manage.py
+
+.PHONY: install run worker flower test test-live lint format bench lock clean
+
+$(STAMP): requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## create .venv and install the pinned dependencies
+
+run: $(STAMP) ## migrate, then one worker with embedded beat and events on the embedded defaults
+	$(MANAGE) migrate --noinput
+	cd backend && exec $(BIN)/celery -A config worker --beat --events --loglevel=INFO \
+		--schedule=var/celerybeat-schedule
+
+flower: $(STAMP) ## Flower on 127.0.0.1:5555 (backend/flowerconfig.py)
+	cd backend && exec $(BIN)/celery -A config flower
+
+test: $(STAMP) ## the whole default suite
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff, and actionlint on the workflows
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/actionlint
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lock: ## re-resolve the pins of pyproject.toml into requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		print("\n".join(p["dependencies"] + sum(p["optional-dependencies"].values(), [])))' > .lock-in.txt
+	.lock-venv/bin/python -m pip install --quiet -r .lock-in.txt
+	.lock-venv/bin/python -m pip freeze --exclude-editable > requirements.lock
+	rm -rf .lock-venv .lock-in.txt
+
+clean:
+	rm -rf $(VENV) backend/var backend/logs backend/db.sqlite3 .pytest_cache .coverage htmlcov

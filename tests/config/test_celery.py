@@ -1,0 +1,49 @@
+"""The Celery app: task names, the beat schedule and its time zone."""
+
+from datetime import timedelta
+
+from celery.schedules import crontab
+
+from config.celery import BEAT_EXPIRES_S, app
+
+MAINTENANCE_TASKS = {"clean_generated_media", "clean_blacklisted_tokens"}
+
+
+def test_both_tasks_are_registered_under_their_exact_names() -> None:
+    app.loader.import_default_modules()
+    assert MAINTENANCE_TASKS <= set(app.tasks)
+
+
+def test_every_beat_entry_names_a_registered_task() -> None:
+    app.loader.import_default_modules()
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in app.tasks
+
+
+def test_media_cleanup_runs_every_sunday_at_three_utc() -> None:
+    entry = app.conf.beat_schedule["clean-generated-media-weekly"]
+    assert entry["task"] == "clean_generated_media"
+    assert entry["schedule"] == crontab(minute=0, hour=3, day_of_week=0)
+    assert entry["options"]["expires"] == BEAT_EXPIRES_S
+
+
+def test_token_cleanup_runs_every_day_at_two_utc() -> None:
+    entry = app.conf.beat_schedule["clean-blacklisted-tokens-daily"]
+    assert entry["task"] == "clean_blacklisted_tokens"
+    assert entry["schedule"] == crontab(minute=0, hour=2)
+    assert entry["options"]["expires"] == BEAT_EXPIRES_S
+
+
+def test_beat_messages_expire_before_the_next_daily_run() -> None:
+    assert 0 < BEAT_EXPIRES_S < timedelta(days=1).total_seconds()
+
+
+def test_the_schedule_is_in_utc() -> None:
+    assert app.conf.timezone == "UTC"
+    assert app.conf.enable_utc is True
+    assert str(app.timezone) == "UTC"
+
+
+def test_workers_and_clients_send_events_for_flower() -> None:
+    assert app.conf.worker_send_task_events is True
+    assert app.conf.task_send_sent_event is True

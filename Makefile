@@ -25,6 +25,9 @@ flower: $(STAMP) ## Flower on 127.0.0.1:5555 (backend/flowerconfig.py)
 test: $(STAMP) ## the whole default suite
 	$(BIN)/pytest
 
+bench: $(STAMP) ## benchmarks against named anchors (GNU find, flushexpiredtokens); prints ratios
+	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
 lint: $(STAMP) ## ruff, and actionlint on the workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

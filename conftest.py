@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django.fixtures import Settings
 
 from config.logs import configure_logging
 
@@ -17,7 +17,7 @@ def _logs_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.fixture(autouse=True)
-def media_root(tmp_path: Path, settings: SettingsWrapper) -> Path:
+def media_root(tmp_path: Path, settings: Settings) -> Path:
     """Point GENERATED_MEDIA_ROOT at a fresh temporary folder, never the real one."""
     root = tmp_path / "generated_media"
     root.mkdir()

@@ -143,6 +143,9 @@ GENERATED_MEDIA_KEEP = tuple(
 )
 TOKEN_CLEANUP_SAFETY_MARGIN_DAYS = env_int("TOKEN_CLEANUP_SAFETY_MARGIN_DAYS", 7)
 TOKEN_CLEANUP_BATCH_SIZE = env_int("TOKEN_CLEANUP_BATCH_SIZE", 1000, minimum=1)
+# Run history (maintenance.models.MaintenanceRun): rows older than this many days are
+# pruned at the end of each run; the last success of each task is always kept.
+MAINTENANCE_HISTORY_DAYS = env_int("MAINTENANCE_HISTORY_DAYS", 90, minimum=1)
 
 # --- Logging (loguru) ---------------------------------------------------------
 # Django's dictConfig is off; config/logs.py routes stdlib logging into loguru.

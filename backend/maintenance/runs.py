@@ -1,34 +1,59 @@
 """One run of each cleanup, configured from settings at the current time.
 
 The task and the management command both start runs through here, so they share the
-settings they read and the clock they take "now" from.
+settings they read and the clock they take "now" from. Every run is wrapped in
+`history.run_and_record`, so each one leaves one row in the run history.
 """
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.utils import timezone
 
+from maintenance import history
 from maintenance.media import MediaCleanupSummary, delete_old_media
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
+
+S = TypeVar("S", MediaCleanupSummary, TokenCleanupSummary)
 
 
 def run_media_cleanup(*, dry_run: bool) -> MediaCleanupSummary:
     """Clean GENERATED_MEDIA_ROOT as configured, at the current time."""
-    return delete_old_media(
-        root=settings.GENERATED_MEDIA_ROOT,
-        now=timezone.now(),
-        max_age=timedelta(days=settings.GENERATED_MEDIA_MAX_AGE_DAYS),
-        keep=settings.GENERATED_MEDIA_KEEP,
-        dry_run=dry_run,
+    return _recorded(
+        "clean_generated_media",
+        dry_run,
+        lambda now: delete_old_media(
+            root=settings.GENERATED_MEDIA_ROOT,
+            now=now,
+            max_age=timedelta(days=settings.GENERATED_MEDIA_MAX_AGE_DAYS),
+            keep=settings.GENERATED_MEDIA_KEEP,
+            dry_run=dry_run,
+        ),
     )
 
 
 def run_token_cleanup(*, dry_run: bool) -> TokenCleanupSummary:
     """Clean the token blacklist tables as configured, at the current time."""
-    return delete_expired_tokens(
-        now=timezone.now(),
-        margin=timedelta(days=settings.TOKEN_CLEANUP_SAFETY_MARGIN_DAYS),
-        batch_size=settings.TOKEN_CLEANUP_BATCH_SIZE,
+    return _recorded(
+        "clean_blacklisted_tokens",
+        dry_run,
+        lambda now: delete_expired_tokens(
+            now=now,
+            margin=timedelta(days=settings.TOKEN_CLEANUP_SAFETY_MARGIN_DAYS),
+            batch_size=settings.TOKEN_CLEANUP_BATCH_SIZE,
+            dry_run=dry_run,
+        ),
+    )
+
+
+def _recorded(task: str, dry_run: bool, cleanup: Callable[[datetime], S]) -> S:
+    """Run `cleanup` at the current time inside the run history (record, then prune)."""
+    return history.run_and_record(
+        task,
         dry_run=dry_run,
+        cleanup=cleanup,
+        clock=timezone.now,
+        keep=timedelta(days=settings.MAINTENANCE_HISTORY_DAYS),
     )

@@ -22,6 +22,7 @@ def _file_aged(root: Path, name: str, age_s: float) -> Path:
 
 
 @pytest.mark.eager
+@pytest.mark.django_db  # every run writes its row in the run history
 @pytest.mark.usefixtures("eager")
 def test_media_task_returns_its_summary_and_the_frozen_clock_sets_the_cutoff(
     media_root: Path,

@@ -5,7 +5,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
 MANAGE := cd backend && $(BIN)/python manage.py
 
-.PHONY: install run worker flower test test-live lint format bench lock clean
+.PHONY: install run worker flower test test-live lint format bench mutation lock clean
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: $(STAMP) ## the whole default suite
 
 bench: $(STAMP) ## benchmarks against named anchors (GNU find, flushexpiredtokens); prints ratios
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
+mutation: $(STAMP) ## mutmut over the maintenance logic; ends with "mutation score: NN.N% (killed K of T)"
+	$(BIN)/python scripts/mutation.py
 
 lint: $(STAMP) ## ruff, and actionlint on the workflows
 	$(BIN)/ruff check .

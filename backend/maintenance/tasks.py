@@ -1,21 +1,55 @@
 """Celery tasks: thin, explicitly named interfaces over the plain functions.
 
-Each task reads its settings, takes "now" from the clock, calls one function and
-returns that function's summary as a JSON-serializable dict.
+Each task calls one run in `maintenance.runs` (which reads the settings and the clock)
+and returns that run's summary as a JSON-serializable dict.
+
+Delivery: both cleanups are idempotent (a second run, or a run after a crash, ends in
+the state of one clean run), so a message is acknowledged only after the task ends
+(`acks_late`) and is redelivered when the worker process running it dies
+(`reject_on_worker_lost`). A database error (the database restarting, a dropped
+connection) is retried with exponential backoff, a bounded number of times.
 """
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from maintenance import runs
 
+RELIABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "max_retries": 3,
+    "retry_backoff": 5,  # seconds: 5, 10, 20 (with jitter)
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+}
 
-@shared_task(name="clean_generated_media")
+# Time limits (seconds). At the soft limit the token cleanup stops between batches and
+# returns a partial summary ("completed": false); the hard limit kills the process.
+MEDIA_SOFT_TIME_LIMIT_S = 50 * 60
+MEDIA_TIME_LIMIT_S = 55 * 60
+TOKENS_SOFT_TIME_LIMIT_S = 25 * 60
+TOKENS_TIME_LIMIT_S = 30 * 60
+
+
+@shared_task(
+    name="clean_generated_media",
+    soft_time_limit=MEDIA_SOFT_TIME_LIMIT_S,
+    time_limit=MEDIA_TIME_LIMIT_S,
+    **RELIABLE,
+)
 def clean_generated_media(dry_run: bool = False) -> dict:
     """Delete generated media older than GENERATED_MEDIA_MAX_AGE_DAYS."""
     return runs.run_media_cleanup(dry_run=dry_run).as_dict()
 
 
-@shared_task(name="clean_blacklisted_tokens")
+@shared_task(
+    name="clean_blacklisted_tokens",
+    soft_time_limit=TOKENS_SOFT_TIME_LIMIT_S,
+    time_limit=TOKENS_TIME_LIMIT_S,
+    **RELIABLE,
+)
 def clean_blacklisted_tokens(dry_run: bool = False) -> dict:
     """Delete blacklist and outstanding rows of JWTs expired beyond the safety margin."""
     return runs.run_token_cleanup(dry_run=dry_run).as_dict()

@@ -1,4 +1,4 @@
-"""URL routes: the admin and the JWT endpoints that fill the token tables."""
+"""URL routes: the admin, the JWT endpoints that fill the token tables, the health check."""
 
 from django.contrib import admin
 from django.urls import path
@@ -8,9 +8,12 @@ from rest_framework_simplejwt.views import (
     TokenRefreshView,
 )
 
+from maintenance.views import maintenance_health_view
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
     path("api/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("api/auth/token/blacklist/", TokenBlacklistView.as_view(), name="token_blacklist"),
+    path("api/health/maintenance/", maintenance_health_view, name="maintenance_health"),
 ]

@@ -48,10 +48,11 @@ def current_origin() -> str:
     A worker exposes message headers as request attributes; an eager `apply()` keeps them
     in `request.headers`, so both places are read.
     """
-    task = current_task
-    if task is None or task.request.called_directly:
+    if not current_task:  # a proxy: false when no task is executing
         return MaintenanceRun.Origin.COMMAND
-    request = task.request
+    request = current_task.request
+    if request.called_directly:
+        return MaintenanceRun.Origin.COMMAND
     from_beat = getattr(request, "celery_beat_task", False) or (request.headers or {}).get(
         "celery_beat_task", False
     )

@@ -1,0 +1,213 @@
+"""Is periodic maintenance still happening? Computed from the run history and beat schedule.
+
+A task is STALE when it never succeeded, or when its last success is older than its
+period (the longest gap between consecutive fire times of its beat entry: 7 d for the
+weekly media run, 1 d for the daily token run) plus a grace of 6 h, the same time a beat
+message may wait for a worker before it expires. Strictly older: a success exactly
+period + grace ago is still OK. Only real runs count as successes: `ok`, not dry runs.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+from celery.schedules import crontab, schedule
+
+from maintenance.models import MaintenanceRun
+
+GRACE = timedelta(hours=6)
+OK = "OK"
+STALE = "STALE"
+
+_DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_PERIOD_SAMPLE = 8  # fire times looked at to find the longest gap
+
+
+def next_fire_times(entry_schedule: schedule, *, after: datetime, count: int) -> list[datetime]:
+    """Return the next `count` times, strictly after `after`, at which beat fires the entry.
+
+    For a crontab this walks Celery's own `crontab.remaining_delta`, the arithmetic beat
+    uses, so the listing cannot drift from what beat does. Times are in UTC.
+    """
+    fires: list[datetime] = []
+    at = after
+    for _ in range(count):
+        if isinstance(entry_schedule, crontab):
+            last, delta, _now = entry_schedule.remaining_delta(at)
+            at = last + delta
+        elif type(entry_schedule) is schedule:
+            at = at + entry_schedule.run_every
+        else:
+            raise TypeError(f"cannot compute fire times of {entry_schedule!r}")
+        fires.append(at.astimezone(UTC))
+    return fires
+
+
+def period_of(entry_schedule: schedule, *, at: datetime) -> timedelta:
+    """Return the longest gap between consecutive fire times of the entry after `at`."""
+    fires = next_fire_times(entry_schedule, after=at, count=_PERIOD_SAMPLE)
+    return max(later - earlier for earlier, later in pairwise(fires))
+
+
+def describe_schedule(entry_schedule: schedule) -> str:
+    """Return the schedule in words, with the cron fields: 'every Sunday at 03:00 UTC (…)'."""
+    if type(entry_schedule) is schedule:
+        return f"every {entry_schedule.run_every}"
+    if not isinstance(entry_schedule, crontab):
+        return repr(entry_schedule)
+    cron = entry_schedule
+    fields = (
+        _cron_field(cron.minute, 60),
+        _cron_field(cron.hour, 24),
+        _cron_field(cron.day_of_month, 31),
+        _cron_field(cron.month_of_year, 12),
+        _cron_field(cron.day_of_week, 7),
+    )
+    days, time = _days_in_words(cron), _time_in_words(cron)
+    if time.startswith("every"):  # "every hour at minute 05", "every minute"
+        when = time if days == "every day" else f"{days}, {time}"
+    else:
+        when = f"{days} {time}"
+    return f"{when} {cron.tz} (cron: {' '.join(fields)})"
+
+
+def _cron_field(values: set[int], size: int) -> str:
+    return "*" if len(values) == size else ",".join(str(v) for v in sorted(values))
+
+
+def _names(values: set[int], names: tuple[str, ...], offset: int) -> str:
+    words = [names[v - offset] for v in sorted(values)]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _days_in_words(cron: crontab) -> str:
+    every_dow = len(cron.day_of_week) == 7
+    every_dom = len(cron.day_of_month) == 31
+    months = (
+        ""
+        if len(cron.month_of_year) == 12
+        else f" in {_names(cron.month_of_year, _MONTH_NAMES, 1)}"
+    )
+    if every_dow and every_dom:
+        return "every day" + months
+    parts = []
+    if not every_dow:
+        parts.append("every " + _names(cron.day_of_week, _DAY_NAMES, 0))
+    if not every_dom:
+        parts.append("on day " + ", ".join(map(str, sorted(cron.day_of_month))) + " of the month")
+    return " or ".join(parts) + months  # cron ORs day-of-week and day-of-month
+
+
+def _time_in_words(cron: crontab) -> str:
+    minutes, hours = sorted(cron.minute), sorted(cron.hour)
+    if len(hours) == 24 and len(minutes) == 60:
+        return "every minute"
+    if len(hours) == 24:
+        return "every hour at minute " + ", ".join(f"{m:02d}" for m in minutes)
+    times = [f"{h:02d}:{m:02d}" for h in hours for m in minutes]
+    return "at " + ", ".join(times)
+
+
+@dataclass(frozen=True)
+class TaskHealth:
+    """The health of one beat entry's task at one moment."""
+
+    entry: str
+    task: str
+    last_success: datetime | None
+    next_due: datetime
+    max_age: timedelta  # period + grace
+    status: str
+
+    @property
+    def stale_after(self) -> datetime | None:
+        return None if self.last_success is None else self.last_success + self.max_age
+
+    def as_dict(self) -> dict:
+        def iso(moment: datetime | None) -> str | None:
+            return None if moment is None else moment.astimezone(UTC).isoformat()
+
+        return {
+            "entry": self.entry,
+            "task": self.task,
+            "status": self.status,
+            "last_success": iso(self.last_success),
+            "next_due": iso(self.next_due),
+            "stale_after": iso(self.stale_after),
+            "max_age_s": int(self.max_age.total_seconds()),
+        }
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """The health of every beat entry at `checked_at`."""
+
+    checked_at: datetime
+    tasks: tuple[TaskHealth, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return all(task.status == OK for task in self.tasks)
+
+    def as_dict(self) -> dict:
+        return {
+            "status": "ok" if self.healthy else "stale",
+            "checked_at": self.checked_at.astimezone(UTC).isoformat(),
+            "tasks": [task.as_dict() for task in self.tasks],
+        }
+
+
+def last_successes(tasks: set[str]) -> dict[str, datetime]:
+    """Return when each of `tasks` last finished a real (not dry) run with outcome ok."""
+    latest: dict[str, datetime] = {}
+    for task in sorted(tasks):  # one query per task on the (task, outcome, ...) index
+        finished_at = (
+            MaintenanceRun.objects.filter(
+                task=task, outcome=MaintenanceRun.Outcome.OK, dry_run=False
+            )
+            .order_by("-finished_at")
+            .values_list("finished_at", flat=True)
+            .first()
+        )
+        if finished_at is not None:
+            latest[task] = finished_at
+    return latest
+
+
+def maintenance_health(
+    *, now: datetime, beat_schedule: Mapping[str, Mapping], grace: timedelta = GRACE
+) -> HealthReport:
+    """Judge every beat entry at `now`: last success, next due time, OK or STALE."""
+    tasks = {entry["task"] for entry in beat_schedule.values()}
+    successes = last_successes(tasks)
+    report = []
+    for name, entry in beat_schedule.items():
+        max_age = period_of(entry["schedule"], at=now) + grace
+        last = successes.get(entry["task"])
+        stale = last is None or now - last > max_age
+        report.append(
+            TaskHealth(
+                entry=name,
+                task=entry["task"],
+                last_success=last,
+                next_due=next_fire_times(entry["schedule"], after=now, count=1)[0],
+                max_age=max_age,
+                status=STALE if stale else OK,
+            )
+        )
+    return HealthReport(checked_at=now, tasks=tuple(report))

@@ -1,0 +1,42 @@
+"""`manage.py maintenance_health`: exit 1 when any beat task never succeeded or is stale."""
+
+import json as jsonlib
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from config.celery import app
+from maintenance.health import maintenance_health
+
+
+class Command(BaseCommand):
+    help = (
+        "Show each beat task's last successful run, next due time and OK/STALE; "
+        "exit 1 when any task never succeeded or is stale."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def handle(self, *args: object, json: bool, **options: object) -> None:
+        report = maintenance_health(now=timezone.now(), beat_schedule=app.conf.beat_schedule)
+        if json:
+            self.stdout.write(jsonlib.dumps(report.as_dict()))
+        else:
+            rows = [("task", "last success", "next due", "status")] + [
+                (
+                    task.task,
+                    task.last_success.isoformat() if task.last_success else "never",
+                    task.next_due.isoformat(),
+                    task.status,
+                )
+                for task in report.tasks
+            ]
+            widths = [max(len(row[i]) for row in rows) for i in range(4)]
+            for row in rows:
+                self.stdout.write(
+                    "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                )
+        if not report.healthy:
+            stale = ", ".join(task.task for task in report.tasks if task.status != "OK")
+            raise CommandError(f"periodic maintenance is stale: {stale}", returncode=1)

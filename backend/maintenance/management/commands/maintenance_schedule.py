@@ -1,0 +1,56 @@
+"""`manage.py maintenance_schedule`: every beat entry with its next three fire times."""
+
+import json as jsonlib
+from datetime import datetime, timedelta
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from config.celery import app
+from maintenance.health import describe_schedule, next_fire_times
+
+FIRES_SHOWN = 3
+
+
+def _expires_in_words(expires: object) -> str:
+    if expires is None:
+        return "never"
+    if isinstance(expires, datetime):
+        return expires.isoformat()
+    seconds = expires.total_seconds() if isinstance(expires, timedelta) else float(expires)
+    return f"{seconds:g} s ({timedelta(seconds=seconds)} after the fire time)"
+
+
+class Command(BaseCommand):
+    help = "List every beat entry: task, schedule in words, expires, next three fire times (UTC)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print one JSON list.")
+
+    def handle(self, *args: object, json: bool, **options: object) -> None:
+        now = timezone.now()
+        entries = []
+        for name, entry in app.conf.beat_schedule.items():
+            expires = entry.get("options", {}).get("expires")
+            entries.append(
+                {
+                    "entry": name,
+                    "task": entry["task"],
+                    "schedule": describe_schedule(entry["schedule"]),
+                    "expires": expires.isoformat() if isinstance(expires, datetime) else expires,
+                    "expires_text": _expires_in_words(expires),
+                    "next": [
+                        fire.isoformat()
+                        for fire in next_fire_times(entry["schedule"], after=now, count=FIRES_SHOWN)
+                    ],
+                }
+            )
+        if json:
+            self.stdout.write(jsonlib.dumps(entries))
+            return
+        for entry in entries:
+            self.stdout.write(entry["entry"])
+            self.stdout.write(f"  task      {entry['task']}")
+            self.stdout.write(f"  schedule  {entry['schedule']}")
+            self.stdout.write(f"  expires   {entry['expires_text']}")
+            self.stdout.write(f"  next      {', '.join(entry['next'])}")

@@ -1,8 +1,12 @@
 """Fixtures for the maintenance app's tests."""
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from loguru import logger
 
 from config.celery import app
 
@@ -15,3 +19,61 @@ def eager() -> Iterator[None]:
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+# The media tests' clock: a Sunday at the weekly fire time (03:00 UTC).
+MEDIA_NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def media_now() -> datetime:
+    """The literal "now" every media test runs its cleanup at."""
+    return MEDIA_NOW
+
+
+@pytest.fixture
+def age_entry() -> Callable[[Path, timedelta], Path]:
+    """Set a file's, link's or directory's own mtime to `age` before MEDIA_NOW.
+
+    `follow_symlinks=False`: a link is aged itself, its target never is. Works on the
+    real filesystem and under pyfakefs alike.
+    """
+
+    def age(path: Path, age: timedelta) -> Path:
+        mtime = (MEDIA_NOW - age).timestamp()
+        os.utime(path, (mtime, mtime), follow_symlinks=False)
+        return path
+
+    return age
+
+
+@pytest.fixture
+def make_media_file(age_entry: Callable[[Path, timedelta], Path]) -> Callable[..., Path]:
+    """`make_media_file(path, age=timedelta(days=8), size=10)`: a file of `size` bytes, that old.
+
+    Missing parents are created with the current (young) mtime.
+    """
+
+    def make(path: Path, *, age: timedelta, size: int = 10) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * size)
+        return age_entry(path, age)
+
+    return make
+
+
+@pytest.fixture
+def media_log() -> Iterator[list[str]]:
+    """Capture loguru lines as "LEVEL message" strings, from a sink added inside the test.
+
+    A sink added before pyfakefs starts would keep its real file handle; this one is a
+    plain list, added after every other fixture has started.
+    """
+    lines: list[str] = []
+    sink_id = logger.add(
+        lambda message: lines.append(message.rstrip("\n")),
+        level="DEBUG",
+        format="{level} {message}",
+    )
+    yield lines
+    logger.remove(sink_id)

@@ -3,9 +3,16 @@
 Sinks: stderr, and a rotating file `LOG_DIR/backend.log`. `LOG_JSON=1` makes both JSON
 lines. Anything shaped like a JWT is redacted from every message before any sink sees it,
 so a token string never reaches a log even if a caller passes one by mistake.
+
+The file is written by a stdlib `RotatingFileHandler` that loguru uses as its sink, and
+that handler also hangs on a silent stdlib logger. Celery's embedded beat closes every
+descriptor that no stdlib logging handler holds when it starts (`close_open_fds`), so a
+plain loguru file sink would write to a closed, or worse a reused, descriptor there.
 """
 
+import inspect
 import logging
+import logging.handlers
 import re
 import sys
 from pathlib import Path
@@ -13,8 +20,13 @@ from pathlib import Path
 from loguru import logger
 
 LOG_FILE_NAME = "backend.log"
-ROTATION = "20 MB"
-RETENTION = "30 days"
+ROTATION_BYTES = 20 * 1024 * 1024  # rotate backend.log at 20 MB...
+RETENTION_FILES = 10  # ...and keep backend.log.1 to backend.log.10
+TEXT_FORMAT = (
+    "{time:YYYY-MM-DD HH:mm:ss.SSS!UTC} | {level: <8} | {name}:{function}:{line} - {message}"
+)
+_FILE_HOLDER = logging.getLogger("config.logs.file")  # holds the handler; logs nothing
+_FILE_HOLDER.propagate = False
 
 # Three base64url segments, the first a JSON header ("eyJ" is base64 for '{"').
 _JWT_PATTERN = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*")
@@ -38,8 +50,8 @@ class InterceptHandler(logging.Handler):
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        frame, depth = logging.currentframe(), 2
-        while frame and frame.f_code.co_filename == logging.__file__:
+        frame, depth = inspect.currentframe(), 0
+        while frame and (depth == 0 or frame.f_code.co_filename == logging.__file__):
             frame, depth = frame.f_back, depth + 1
         logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
 
@@ -48,16 +60,28 @@ def configure_logging(*, log_dir: Path, level: str, json_logs: bool) -> None:
     """(Re)install the loguru sinks and route the stdlib root logger into them."""
     log_dir.mkdir(parents=True, exist_ok=True)
     logger.remove()
-    logger.configure(patcher=_redact_record)
-    logger.add(sys.stderr, level=level, serialize=json_logs, backtrace=False, diagnose=False)
-    logger.add(
+    for old in list(_FILE_HOLDER.handlers):
+        _FILE_HOLDER.removeHandler(old)
+        old.close()
+    file_handler = logging.handlers.RotatingFileHandler(
         log_dir / LOG_FILE_NAME,
-        level=level,
-        serialize=json_logs,
-        rotation=ROTATION,
-        retention=RETENTION,
+        maxBytes=ROTATION_BYTES,
+        backupCount=RETENTION_FILES,
         encoding="utf-8",
-        backtrace=False,
-        diagnose=False,
     )
+    file_handler.setFormatter(_OneLine())
+    _FILE_HOLDER.addHandler(file_handler)
+    _FILE_HOLDER.setLevel(logging.CRITICAL + 1)
+    logger.configure(patcher=_redact_record)
+    # diagnose=False: tracebacks never show local variables, which could hold a token.
+    common = {"level": level, "serialize": json_logs, "backtrace": False, "diagnose": False}
+    logger.add(sys.stderr, format=TEXT_FORMAT, **common)
+    logger.add(file_handler, format=TEXT_FORMAT, **common)
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+
+
+class _OneLine(logging.Formatter):
+    """Write loguru's already formatted message as one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage().rstrip("\n")

@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from celery.utils.log import iter_open_logger_fds
 from loguru import logger
 
 from config.logs import LOG_FILE_NAME, REDACTED, configure_logging, redact
@@ -59,3 +60,30 @@ def test_redact_leaves_ordinary_text_alone() -> None:
         "deleted 3 rows of token_blacklist_outstandingtoken"
     )
     assert redact(f"a {JWT} b") == f"a {REDACTED} b"
+
+
+def test_a_stdlib_record_is_attributed_to_its_caller_not_to_logging(log_dir: Path) -> None:
+    configure_logging(log_dir=log_dir, level="INFO", json_logs=True)
+    logging.getLogger("django.request").warning("from a caller")
+    record = json.loads((log_dir / LOG_FILE_NAME).read_text().splitlines()[-1])["record"]
+    assert record["function"] == "test_a_stdlib_record_is_attributed_to_its_caller_not_to_logging"
+    assert record["file"]["name"] == "test_logs.py"
+
+
+def test_celery_keeps_the_log_file_open_when_embedded_beat_closes_descriptors(
+    log_dir: Path,
+) -> None:
+    # Embedded beat closes every descriptor not held by a stdlib handler's stream
+    # (celery.beat._Process.run); the log file must be among those it keeps.
+    configure_logging(log_dir=log_dir, level="INFO", json_logs=False)
+    kept = {stream.name for stream in iter_open_logger_fds() if hasattr(stream, "name")}
+    assert str(log_dir / LOG_FILE_NAME) in kept
+
+
+def test_reconfiguring_closes_the_previous_log_file(log_dir: Path) -> None:
+    configure_logging(log_dir=log_dir / "first", level="INFO", json_logs=False)
+    (first,) = logging.getLogger("config.logs.file").handlers
+    configure_logging(log_dir=log_dir / "second", level="INFO", json_logs=False)
+    (second,) = logging.getLogger("config.logs.file").handlers
+    assert first.stream is None or first.stream.closed
+    assert second.baseFilename == str(log_dir / "second" / LOG_FILE_NAME)

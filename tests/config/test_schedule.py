@@ -100,7 +100,7 @@ MISSED_WEEKLY_PAIRS = [
     ("back-6h-late-due", utc(2026, 3, 1, 3), utc(2026, 3, 8, 9, 0, 0), True, TO_NEXT),
     ("back-6h-1s-late-waits", utc(2026, 3, 1, 3), utc(2026, 3, 8, 9, 0, 1), False, TO_NEXT - 1),
     ("5-weeks-missed-due-once", utc(2026, 2, 1, 3), utc(2026, 3, 8, 8, 59, 59), True, TO_NEXT + 1),
-    ("5-weeks-missed-wed-waits", utc(2026, 2, 1, 3), utc(2026, 3, 11, 12, 0, 0), False, 3.625 * DAY_S),
+    ("5-weeks-missed-wed-waits", utc(2026, 2, 1, 3), utc(2026, 3, 11, 12), False, 3.625 * DAY_S),
 ]
 MISSED_DAILY_PAIRS = [
     ("back-6h-late-due", utc(2026, 3, 5, 2), utc(2026, 3, 7, 8, 0, 0), True, 18 * 3600.0),

@@ -1,0 +1,240 @@
+"""Health: last success per beat task, next due time, and OK/STALE at literal datetimes."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from celery.schedules import crontab, schedule
+from django.utils import timezone
+from freezegun import freeze_time
+
+from config.celery import app
+from maintenance.health import (
+    describe_schedule,
+    maintenance_health,
+    next_fire_times,
+    period_of,
+)
+from maintenance.history import record_run
+from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
+
+NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
+WEEKLY = crontab(minute=0, hour=3, day_of_week="sun")
+DAILY = crontab(minute=0, hour=2)
+
+
+def _success(task: str, finished_at: datetime, **fields: object) -> None:
+    record_run(
+        task=task,
+        origin="beat",
+        dry_run=fields.pop("dry_run", False),
+        started_at=finished_at - timedelta(seconds=5),
+        finished_at=finished_at,
+        summary=fields.pop("summary", {"completed": True}),
+        **fields,
+    )
+
+
+def _statuses(now: datetime) -> dict[str, str]:
+    report = maintenance_health(now=now, beat_schedule=app.conf.beat_schedule)
+    return {task.task: task.status for task in report.tasks}
+
+
+# --- the story: stale, OK after both ran, stale again a week later ----------------------
+
+
+@pytest.mark.django_db
+def test_every_task_is_stale_before_any_run() -> None:
+    report = maintenance_health(now=NOW, beat_schedule=app.conf.beat_schedule)
+    assert not report.healthy
+    assert [task.as_dict() for task in report.tasks] == [
+        {
+            "entry": "clean-generated-media-weekly",
+            "task": "clean_generated_media",
+            "status": "STALE",
+            "last_success": None,
+            "next_due": "2026-03-08T03:00:00+00:00",
+            "stale_after": None,
+            "max_age_s": (7 * 24 + 6) * 3600,
+        },
+        {
+            "entry": "clean-blacklisted-tokens-daily",
+            "task": "clean_blacklisted_tokens",
+            "status": "STALE",
+            "last_success": None,
+            "next_due": "2026-03-02T02:00:00+00:00",
+            "stale_after": None,
+            "max_age_s": (24 + 6) * 3600,
+        },
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.eager
+@pytest.mark.usefixtures("eager")
+def test_ok_after_both_tasks_ran_and_stale_again_eight_days_later() -> None:
+    with freeze_time(NOW):
+        clean_generated_media.delay().get()
+        clean_blacklisted_tokens.delay().get()
+        report = maintenance_health(now=timezone.now(), beat_schedule=app.conf.beat_schedule)
+    assert report.healthy
+    assert {task.task: (task.status, task.last_success) for task in report.tasks} == {
+        "clean_generated_media": ("OK", NOW),
+        "clean_blacklisted_tokens": ("OK", NOW),
+    }
+    with freeze_time(NOW + timedelta(days=8)):
+        later = maintenance_health(now=timezone.now(), beat_schedule=app.conf.beat_schedule)
+    assert not later.healthy
+    assert {task.task: (task.status, task.last_success) for task in later.tasks} == {
+        "clean_generated_media": ("STALE", NOW),
+        "clean_blacklisted_tokens": ("STALE", NOW),
+    }
+
+
+# --- the threshold: period + 6 h, strictly --------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("task", "checked_at", "status"),
+    [
+        ("clean_generated_media", datetime(2026, 3, 8, 9, 0, 0, tzinfo=UTC), "OK"),
+        ("clean_generated_media", datetime(2026, 3, 8, 9, 0, 1, tzinfo=UTC), "STALE"),
+        ("clean_blacklisted_tokens", datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC), "OK"),
+        ("clean_blacklisted_tokens", datetime(2026, 3, 2, 9, 0, 1, tzinfo=UTC), "STALE"),
+    ],
+    ids=["weekly-exactly-7d6h", "weekly-7d6h-and-1s", "daily-exactly-1d6h", "daily-1d6h-and-1s"],
+)
+def test_a_task_goes_stale_strictly_after_its_period_plus_six_hours(
+    task: str, checked_at: datetime, status: str
+) -> None:
+    _success(task, NOW)
+    assert _statuses(checked_at)[task] == status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"dry_run": True},
+        {"summary": {"completed": False}},
+        {"summary": None, "error": "OSError: [Errno 28] No space left on device"},
+    ],
+    ids=["dry-run", "partial", "failed"],
+)
+def test_only_a_real_complete_run_counts_as_a_success(fields: dict) -> None:
+    _success("clean_blacklisted_tokens", NOW, **dict(fields))
+    assert _statuses(NOW + timedelta(hours=1))["clean_blacklisted_tokens"] == "STALE"
+
+
+@pytest.mark.django_db
+def test_the_latest_success_counts_not_the_first() -> None:
+    _success("clean_blacklisted_tokens", datetime(2026, 2, 20, 2, 0, 0, tzinfo=UTC))
+    _success("clean_blacklisted_tokens", datetime(2026, 3, 1, 2, 0, 5, tzinfo=UTC))
+    report = maintenance_health(now=NOW, beat_schedule=app.conf.beat_schedule)
+    tokens = next(task for task in report.tasks if task.task == "clean_blacklisted_tokens")
+    assert tokens.last_success == datetime(2026, 3, 1, 2, 0, 5, tzinfo=UTC)
+    assert tokens.stale_after == datetime(2026, 3, 2, 8, 0, 5, tzinfo=UTC)
+    assert tokens.status == "OK"
+
+
+@pytest.mark.django_db
+def test_the_threshold_follows_the_beat_entry_not_a_constant() -> None:
+    every_15_min = {"x": {"task": "clean_blacklisted_tokens", "schedule": crontab(minute="*/15")}}
+    _success("clean_blacklisted_tokens", NOW)
+    fresh = maintenance_health(now=NOW + timedelta(hours=6, minutes=15), beat_schedule=every_15_min)
+    late = maintenance_health(
+        now=NOW + timedelta(hours=6, minutes=15, seconds=1), beat_schedule=every_15_min
+    )
+    assert (fresh.healthy, late.healthy) == (True, False)
+    assert fresh.tasks[0].max_age == timedelta(hours=6, minutes=15)
+
+
+# --- the schedule arithmetic ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry_schedule", "after", "expected"),
+    [
+        (
+            WEEKLY,
+            datetime(2026, 3, 1, 2, 59, 59, tzinfo=UTC),
+            [datetime(2026, 3, d, 3, 0, tzinfo=UTC) for d in (1, 8, 15)],
+        ),
+        (
+            WEEKLY,
+            datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC),
+            [datetime(2026, 3, d, 3, 0, tzinfo=UTC) for d in (8, 15, 22)],
+        ),
+        (
+            DAILY,
+            datetime(2026, 2, 27, 1, 59, 59, tzinfo=UTC),
+            [
+                datetime(2026, 2, 27, 2, 0, tzinfo=UTC),
+                datetime(2026, 2, 28, 2, 0, tzinfo=UTC),
+                datetime(2026, 3, 1, 2, 0, tzinfo=UTC),
+            ],
+        ),
+        (
+            DAILY,
+            datetime(2026, 2, 27, 2, 0, 0, tzinfo=UTC),
+            [
+                datetime(2026, 2, 28, 2, 0, tzinfo=UTC),
+                datetime(2026, 3, 1, 2, 0, tzinfo=UTC),
+                datetime(2026, 3, 2, 2, 0, tzinfo=UTC),
+            ],
+        ),
+        (
+            schedule(timedelta(hours=5)),
+            datetime(2026, 3, 1, 0, 0, 0, tzinfo=UTC),
+            [datetime(2026, 3, 1, h, 0, tzinfo=UTC) for h in (5, 10, 15)],
+        ),
+    ],
+    ids=[
+        "weekly-1s-before",
+        "weekly-at-fire-time",
+        "daily-1s-before-across-february",
+        "daily-at-fire-time",
+        "interval",
+    ],
+)
+def test_next_fire_times_are_strictly_after_the_reference(
+    entry_schedule: schedule, after: datetime, expected: list[datetime]
+) -> None:
+    assert next_fire_times(entry_schedule, after=after, count=3) == expected
+
+
+@pytest.mark.parametrize(
+    ("entry_schedule", "period"),
+    [
+        (WEEKLY, timedelta(days=7)),
+        (DAILY, timedelta(days=1)),
+        (crontab(minute="*/15"), timedelta(minutes=15)),
+    ],
+    ids=["weekly", "daily", "every-15-min"],
+)
+def test_period_is_the_gap_between_fire_times(entry_schedule: crontab, period: timedelta) -> None:
+    assert period_of(entry_schedule, at=NOW) == period
+
+
+@pytest.mark.parametrize(
+    ("entry_schedule", "words"),
+    [
+        (WEEKLY, "every Sunday at 03:00 UTC (cron: 0 3 * * 0)"),
+        (DAILY, "every day at 02:00 UTC (cron: 0 2 * * *)"),
+        (
+            crontab(minute=30, hour="1,13", day_of_week="mon,fri"),
+            "every Monday and Friday at 01:30, 13:30 UTC (cron: 30 1,13 * * 1,5)",
+        ),
+        (
+            crontab(minute="*/15"),
+            "every hour at minute 00, 15, 30, 45 UTC (cron: 0,15,30,45 * * * *)",
+        ),
+        (
+            crontab(minute=0, hour=4, day_of_month=1, month_of_year="1,7"),
+            "on day 1 of the month in January and July at 04:00 UTC (cron: 0 4 1 1,7 *)",
+        ),
+    ],
+    ids=["weekly", "daily", "weekdays-two-times", "every-15-min", "twice-a-year"],
+)
+def test_schedule_in_words(entry_schedule: crontab, words: str) -> None:
+    assert describe_schedule(entry_schedule) == words

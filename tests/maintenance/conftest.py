@@ -1,12 +1,17 @@
 """Fixtures for the maintenance app's tests."""
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 from loguru import logger
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from config.celery import app
 
@@ -19,6 +24,28 @@ def eager() -> Iterator[None]:
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def mint_refresh_token(django_user_model: type) -> Callable[..., OutstandingToken]:
+    """Issue a refresh token through simplejwt itself, as the login endpoint would.
+
+    `mint_refresh_token(exp=<aware datetime>, blacklisted=True)` freezes the clock at
+    `exp - REFRESH_TOKEN_LIFETIME`, calls `RefreshToken.for_user` (which writes the
+    OutstandingToken row) and, if asked, `.blacklist()` (the BlacklistedToken row).
+    """
+    serial = itertools.count()
+
+    def mint(*, exp: datetime, blacklisted: bool = False, user: object = None) -> OutstandingToken:
+        if user is None:
+            user = django_user_model.objects.create_user(f"minted{next(serial)}")  # no hashing
+        with freeze_time(exp - api_settings.REFRESH_TOKEN_LIFETIME):
+            refresh = RefreshToken.for_user(user)
+            if blacklisted:
+                refresh.blacklist()
+        return OutstandingToken.objects.get(jti=refresh[api_settings.JTI_CLAIM])
+
+    return mint
 
 
 # The media tests' clock: a Sunday at the weekly fire time (03:00 UTC).

@@ -3,7 +3,8 @@
 import json as jsonlib
 from collections.abc import Callable
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 
 class CleanupCommand(BaseCommand):
@@ -20,7 +21,13 @@ class CleanupCommand(BaseCommand):
         )
 
     def handle(self, *args: object, dry_run: bool, json: bool, **options: object) -> None:
-        summary = self.run(dry_run=dry_run).as_dict()
+        try:
+            summary = self.run(dry_run=dry_run).as_dict()
+        except DatabaseError as error:  # one clear line and a non-zero exit, not a traceback
+            detail = " ".join(str(error).split()) or type(error).__name__
+            raise CommandError(
+                f"{self.__module__.rsplit('.', 1)[-1]} failed: database error: {detail}"
+            ) from error
         if json:
             self.stdout.write(jsonlib.dumps(summary, ensure_ascii=False))
         else:

@@ -1,0 +1,72 @@
+"""Model factories: users, and simplejwt's OutstandingToken and BlacklistedToken.
+
+By default a token row carries a real refresh JWT signed by simplejwt with the project's
+key, and its `expires_at` is exactly the JWT's `exp`, as simplejwt itself writes it.
+Pass `exp=<aware datetime>` to choose when it expires; pass `token=` and `expires_at=`
+to build the rows simplejwt never writes (foreign keys, bad text, columns that disagree).
+"""
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import factory
+from django.contrib.auth import get_user_model
+from factory.django import DjangoModelFactory
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+DEFAULT_EXP = datetime(2026, 3, 10, 2, 0, 0, tzinfo=UTC)
+
+
+def signed_refresh_token(*, user_id: object, jti: str, exp: datetime) -> str:
+    """A refresh JWT signed by simplejwt's own backend, expiring at `exp` (whole seconds)."""
+    token = RefreshToken()
+    token.set_exp(from_time=exp, lifetime=timedelta(0))
+    token.set_iat(at_time=exp - api_settings.REFRESH_TOKEN_LIFETIME)
+    token[api_settings.JTI_CLAIM] = jti
+    if user_id is not None:
+        token[api_settings.USER_ID_CLAIM] = str(user_id)
+    return str(token)
+
+
+def whole_seconds(moment: datetime) -> datetime:
+    """`moment` truncated to the second, as a JWT's integer `exp` stores it."""
+    return datetime.fromtimestamp(int(moment.timestamp()), UTC)
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = "!"  # an unusable password: no slow hashing per user
+
+
+class OutstandingTokenFactory(DjangoModelFactory):
+    class Meta:
+        model = OutstandingToken
+
+    class Params:
+        exp = DEFAULT_EXP
+
+    user = factory.SubFactory(UserFactory)
+    jti = factory.LazyFunction(lambda: uuid4().hex)
+    token = factory.LazyAttribute(
+        lambda row: signed_refresh_token(
+            user_id=row.user.pk if row.user else None, jti=row.jti, exp=row.exp
+        )
+    )
+    created_at = factory.LazyAttribute(
+        lambda row: whole_seconds(row.exp) - api_settings.REFRESH_TOKEN_LIFETIME
+    )
+    expires_at = factory.LazyAttribute(lambda row: whole_seconds(row.exp))
+
+
+class BlacklistedTokenFactory(DjangoModelFactory):
+    class Meta:
+        model = BlacklistedToken
+
+    token = factory.SubFactory(OutstandingTokenFactory)

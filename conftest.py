@@ -16,6 +16,20 @@ def _logs_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Pat
     return log_dir
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _urlconf_loaded_before_any_frozen_clock() -> None:
+    """Load the URLconf once, before any test freezes time.
+
+    The URLconf imports DRF, which imports psycopg's C extension; a C extension first
+    imported under freezegun sees FakeDate and raises a RuntimeWarning (an error here).
+    Without this, a frozen test that makes the first request (or runs system checks)
+    fails or passes depending on the test order.
+    """
+    from django.urls import get_resolver
+
+    assert get_resolver().url_patterns
+
+
 @pytest.fixture(autouse=True)
 def media_root(tmp_path: Path, settings: Settings) -> Path:
     """Point GENERATED_MEDIA_ROOT at a fresh temporary folder, never the real one."""

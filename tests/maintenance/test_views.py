@@ -9,9 +9,6 @@ from freezegun import freeze_time
 
 from maintenance.history import record_run
 
-# Resolved at import: this also loads the URLconf, and the psycopg C extension that DRF
-# pulls in, before any test freezes the clock (a C extension imported under freezegun
-# sees FakeDate and warns, and warnings are errors here).
 URL = reverse("maintenance_health")
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -1,0 +1,81 @@
+"""`manage.py maintenance_schedule`: every beat entry and its next three fire times in UTC."""
+
+import json
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from freezegun import freeze_time
+
+from config.celery import app
+
+
+def _listing(at: datetime, *args: str) -> str:
+    out = StringIO()
+    with freeze_time(at):
+        call_command("maintenance_schedule", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("now", "media_fires", "token_fires"),
+    [
+        (
+            datetime(2026, 3, 1, 1, 59, 59, tzinfo=UTC),  # Sunday, 1 s before the daily run
+            ["2026-03-01T03:00:00+00:00", "2026-03-08T03:00:00+00:00", "2026-03-15T03:00:00+00:00"],
+            ["2026-03-01T02:00:00+00:00", "2026-03-02T02:00:00+00:00", "2026-03-03T02:00:00+00:00"],
+        ),
+        (
+            datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC),  # Sunday, at the weekly run
+            ["2026-03-08T03:00:00+00:00", "2026-03-15T03:00:00+00:00", "2026-03-22T03:00:00+00:00"],
+            ["2026-03-02T02:00:00+00:00", "2026-03-03T02:00:00+00:00", "2026-03-04T02:00:00+00:00"],
+        ),
+        (
+            datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),  # a Thursday, across the year end
+            ["2027-01-03T03:00:00+00:00", "2027-01-10T03:00:00+00:00", "2027-01-17T03:00:00+00:00"],
+            ["2027-01-01T02:00:00+00:00", "2027-01-02T02:00:00+00:00", "2027-01-03T02:00:00+00:00"],
+        ),
+    ],
+    ids=["before-both", "at-the-weekly-run", "year-end"],
+)
+def test_json_lists_every_entry_with_its_next_three_fire_times(
+    now: datetime, media_fires: list[str], token_fires: list[str]
+) -> None:
+    entries = json.loads(_listing(now, "--json"))
+    assert entries == [
+        {
+            "entry": "clean-generated-media-weekly",
+            "task": "clean_generated_media",
+            "schedule": "every Sunday at 03:00 UTC (cron: 0 3 * * 0)",
+            "expires": 21600,
+            "expires_text": "21600 s (6:00:00 after the fire time)",
+            "next": media_fires,
+        },
+        {
+            "entry": "clean-blacklisted-tokens-daily",
+            "task": "clean_blacklisted_tokens",
+            "schedule": "every day at 02:00 UTC (cron: 0 2 * * *)",
+            "expires": 21600,
+            "expires_text": "21600 s (6:00:00 after the fire time)",
+            "next": token_fires,
+        },
+    ]
+    assert {entry["entry"] for entry in entries} == set(app.conf.beat_schedule)
+
+
+def test_text_listing_reads_as_words() -> None:
+    assert _listing(datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)).splitlines() == [
+        "clean-generated-media-weekly",
+        "  task      clean_generated_media",
+        "  schedule  every Sunday at 03:00 UTC (cron: 0 3 * * 0)",
+        "  expires   21600 s (6:00:00 after the fire time)",
+        "  next      2026-03-08T03:00:00+00:00, 2026-03-15T03:00:00+00:00, "
+        "2026-03-22T03:00:00+00:00",
+        "clean-blacklisted-tokens-daily",
+        "  task      clean_blacklisted_tokens",
+        "  schedule  every day at 02:00 UTC (cron: 0 2 * * *)",
+        "  expires   21600 s (6:00:00 after the fire time)",
+        "  next      2026-03-02T02:00:00+00:00, 2026-03-03T02:00:00+00:00, "
+        "2026-03-04T02:00:00+00:00",
+    ]

@@ -1,0 +1,420 @@
+"""delete_old_media under injected faults: each item is isolated, nothing escapes the root.
+
+Mocks appear only here, and only to inject a fault at one exact step (a swap between scan
+and descent, an errno from one syscall); everything else is the real walk.
+"""
+
+import errno
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pyfakefs.fake_filesystem import FakeFilesystem
+
+from maintenance import media
+from maintenance.media import MediaCleanupSummary, MediaRootError, delete_old_media
+
+NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # == conftest MEDIA_NOW
+WEEK = timedelta(days=7)
+OLD = timedelta(days=8)
+YOUNG = timedelta(days=1)
+FAKE_ROOT = Path("/srv/app/generated_media")
+
+MakeFile = Callable[..., Path]
+AgeEntry = Callable[[Path, timedelta], Path]
+
+as_non_root = pytest.mark.parametrize("fs", [[None, None, None, False]], indirect=True)
+
+
+def clean(root: Path, *, dry_run: bool = False) -> MediaCleanupSummary:
+    return delete_old_media(root=root, now=NOW, max_age=WEEK, dry_run=dry_run)
+
+
+def counts(summary: MediaCleanupSummary) -> dict:
+    result = summary.as_dict()
+    del result["root"], result["duration_s"], result["dry_run"]
+    return result
+
+
+def numbers(**given: int) -> dict:
+    return {
+        "scanned": 0, "deleted": 0, "bytes_freed": 0, "dirs_removed": 0, "skipped": 0,
+        "errors": 0, **given,
+    }  # fmt: skip
+
+
+def snapshot(top: Path) -> dict[str, tuple[int, int, int]]:
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            found[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return found
+
+
+def warnings(log: list[str]) -> list[str]:
+    return [line for line in log if line.startswith("WARNING")]
+
+
+# --- Permissions (pyfakefs as a non-root user, so permission bits count) ----------------
+
+
+def test_directory_that_cannot_be_opened_is_one_error_and_the_rest_still_goes(
+    media_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+) -> None:
+    """EACCES on a directory (mode 000, owned by someone else), as the kernel reports it.
+
+    Injected: as root the kernel ignores the bits, and pyfakefs answers ENOTDIR here.
+    """
+    locked_files = [make_media_file(media_root / "locked" / f"{n}.png", age=OLD) for n in range(2)]
+    age_entry(media_root / "locked", OLD)
+    others = [make_media_file(media_root / "open" / f"{n}.png", age=OLD) for n in range(2)]
+    real_open = media.os.open
+
+    def open_denied(name: str, flags: int, **kwargs: int) -> int:
+        if name == "locked":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+        return real_open(name, flags, **kwargs)
+
+    monkeypatch.setattr(media.os, "open", open_denied)
+
+    summary = clean(media_root)
+
+    assert all(path.exists() for path in locked_files)
+    assert not any(path.exists() for path in others)
+    assert (media_root / "locked").is_dir()
+    assert warnings(media_log) == [f"WARNING cannot open {media_root}/locked: Permission denied"]
+    assert counts(summary) == numbers(scanned=4, deleted=2, bytes_freed=20, errors=1)
+
+
+@as_non_root
+def test_old_empty_directory_in_a_read_only_parent_is_one_error(
+    fs: FakeFilesystem, make_media_file: MakeFile, age_entry: AgeEntry, media_log: list[str]
+) -> None:
+    empty = FAKE_ROOT / "ro" / "empty"
+    empty.mkdir(parents=True)
+    age_entry(empty, OLD)
+    os.chmod(FAKE_ROOT / "ro", 0o555)
+    beside = make_media_file(FAKE_ROOT / "old.png", age=OLD)
+
+    summary = clean(FAKE_ROOT)
+
+    assert empty.is_dir()
+    assert not beside.exists()
+    assert warnings(media_log) == [
+        f"WARNING cannot remove directory {FAKE_ROOT}/ro/empty: Permission denied"
+    ]
+    assert counts(summary) == numbers(scanned=3, deleted=1, bytes_freed=10, errors=1)
+
+
+@as_non_root
+def test_unreadable_root_means_the_run_cannot_run(fs: FakeFilesystem) -> None:
+    fs.create_dir(FAKE_ROOT, perm_bits=0o000)
+
+    with pytest.raises(MediaRootError, match=f"cannot open generated media root {FAKE_ROOT}: "):
+        clean(FAKE_ROOT)
+
+
+# --- Errors from single syscalls -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EBUSY, errno.EIO],
+    ids=["EACCES", "EPERM", "ENOSPC", "EROFS", "EBUSY", "EIO"],
+)
+def test_unlink_failure_is_counted_logged_and_the_run_continues(
+    media_root: Path,
+    make_media_file: MakeFile,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+    code: int,
+) -> None:
+    stuck = make_media_file(media_root / "b" / "stuck.png", age=OLD)
+    others = [make_media_file(media_root / name, age=OLD) for name in ("a.png", "b/c.png", "d.png")]
+    real_unlink = media.os.unlink
+
+    def unlink(name: str, *, dir_fd: int) -> None:
+        if name == stuck.name:
+            raise OSError(code, os.strerror(code))
+        real_unlink(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(media.os, "unlink", unlink)
+
+    summary = clean(media_root)
+
+    assert stuck.exists()
+    assert not any(path.exists() for path in others)
+    assert warnings(media_log) == [f"WARNING cannot delete {stuck}: {os.strerror(code)}"]
+    assert counts(summary) == numbers(scanned=5, deleted=3, bytes_freed=30, errors=1)
+
+
+def test_stat_failure_on_one_entry_is_counted_and_the_rest_still_goes(
+    media_root: Path,
+    make_media_file: MakeFile,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+) -> None:
+    unstatable = make_media_file(media_root / "eio.png", age=OLD)
+    other = make_media_file(media_root / "other.png", age=OLD)
+    real_scandir = media.os.scandir
+
+    class FailingEntry:
+        name = unstatable.name
+
+        def stat(self, *, follow_symlinks: bool) -> os.stat_result:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    def scandir(fd: int) -> list:
+        return [FailingEntry() if e.name == unstatable.name else e for e in real_scandir(fd)]
+
+    monkeypatch.setattr(media.os, "scandir", scandir)
+
+    summary = clean(media_root)
+
+    assert unstatable.exists()
+    assert not other.exists()
+    assert warnings(media_log) == [f"WARNING cannot stat {unstatable}: Input/output error"]
+    assert counts(summary) == numbers(scanned=1, deleted=1, bytes_freed=10, errors=1)
+
+
+def test_subdirectory_that_cannot_be_listed_is_one_error_and_is_not_removed(
+    media_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+) -> None:
+    hidden = make_media_file(media_root / "broken" / "old.png", age=OLD)
+    age_entry(media_root / "broken", OLD)
+    other = make_media_file(media_root / "other.png", age=OLD)
+    broken_ino = os.stat(media_root / "broken").st_ino
+    real_scandir = media.os.scandir
+
+    def scandir(fd: int) -> object:
+        if os.fstat(fd).st_ino == broken_ino:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_scandir(fd)
+
+    monkeypatch.setattr(media.os, "scandir", scandir)
+
+    summary = clean(media_root)
+
+    assert hidden.exists()
+    assert not other.exists()
+    assert warnings(media_log) == [f"WARNING cannot list {media_root}/broken: Input/output error"]
+    assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10, errors=1)
+
+
+def test_root_that_cannot_be_listed_means_the_run_cannot_run(
+    media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def scandir(fd: int) -> object:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(media.os, "scandir", scandir)
+    fds_before = set(os.listdir("/proc/self/fd"))
+
+    with pytest.raises(MediaRootError, match=r"cannot list generated media root .*: Input/output"):
+        clean(media_root)
+
+    assert set(os.listdir("/proc/self/fd")) == fds_before
+
+
+# --- Races: things that change between scan and action ---------------------------------
+
+
+def test_entry_that_vanishes_between_listing_and_stat_is_not_an_error(
+    media_root: Path,
+    make_media_file: MakeFile,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+) -> None:
+    racer = make_media_file(media_root / "racer.png", age=OLD)
+    other = make_media_file(media_root / "other.png", age=OLD)
+    real_scandir = media.os.scandir
+
+    def scandir(fd: int) -> list:
+        listing = list(real_scandir(fd))
+        racer.unlink(missing_ok=True)  # gone after the listing, before the stat
+        return listing
+
+    monkeypatch.setattr(media.os, "scandir", scandir)
+
+    summary = clean(media_root)
+
+    assert not other.exists()
+    assert warnings(media_log) == []
+    assert counts(summary) == numbers(scanned=1, deleted=1, bytes_freed=10)
+
+
+def test_directory_that_vanishes_before_descent_is_not_an_error(
+    media_root: Path,
+    make_media_file: MakeFile,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+) -> None:
+    make_media_file(media_root / "gone" / "old.png", age=OLD)
+    other = make_media_file(media_root / "other.png", age=OLD)
+    real_open = media.os.open
+
+    def open_after_someone_removed_it(name: str, flags: int, **kwargs: int) -> int:
+        if name == "gone":
+            (media_root / "gone" / "old.png").unlink()
+            (media_root / "gone").rmdir()
+        return real_open(name, flags, **kwargs)
+
+    monkeypatch.setattr(media.os, "open", open_after_someone_removed_it)
+
+    summary = clean(media_root)
+
+    assert sorted(os.listdir(media_root)) == []
+    assert not other.exists()
+    assert warnings(media_log) == []
+    assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10)
+
+
+@pytest.mark.parametrize("replacement", ["symlink", "other-directory"])
+def test_subdirectory_swapped_between_scan_and_descent_is_skipped_and_nothing_outside_changes(
+    media_root: Path,
+    tmp_path: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+    replacement: str,
+) -> None:
+    outside = tmp_path / "outside"
+    make_media_file(outside / "precious.png", age=timedelta(days=90))
+    make_media_file(outside / "deeper" / "precious.png", age=timedelta(days=90))
+    age_entry(outside / "deeper", timedelta(days=90))
+    make_media_file(media_root / "sub" / "old.png", age=OLD)
+    age_entry(media_root / "sub", OLD)
+    beside = make_media_file(media_root / "beside.png", age=OLD)
+    moved_away = tmp_path / "moved-away"
+    before_outside = snapshot(outside)
+    real_open = media.os.open
+
+    def open_after_a_swap(name: str, flags: int, **kwargs: int) -> int:
+        if name == "sub":
+            (media_root / "sub").rename(moved_away)
+            if replacement == "symlink":
+                (media_root / "sub").symlink_to(outside, target_is_directory=True)
+            else:
+                outside.rename(media_root / "sub")  # a different directory, same name
+        return real_open(name, flags, **kwargs)
+
+    monkeypatch.setattr(media.os, "open", open_after_a_swap)
+
+    summary = clean(media_root)
+
+    if replacement == "other-directory":
+        (media_root / "sub").rename(outside)  # put it back to compare
+    assert snapshot(outside) == before_outside
+    assert (moved_away / "old.png").exists()  # never descended into
+    assert not beside.exists()
+    assert warnings(media_log) == [
+        f"WARNING skipping {media_root}/sub: replaced by something else during the run"
+    ]
+    assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10, skipped=1)
+
+
+def test_directory_written_into_during_the_run_stays_without_an_error(
+    media_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+) -> None:
+    make_media_file(media_root / "busy" / "old.png", age=OLD)
+    age_entry(media_root / "busy", OLD)
+    real_rmdir = media.os.rmdir
+
+    def rmdir_after_a_new_file(name: str, *, dir_fd: int) -> None:
+        (media_root / name / "new.png").write_bytes(b"fresh")  # the image library wrote
+        real_rmdir(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(media.os, "rmdir", rmdir_after_a_new_file)
+
+    summary = clean(media_root)
+
+    assert (media_root / "busy" / "new.png").read_bytes() == b"fresh"
+    assert warnings(media_log) == []
+    assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10)
+
+
+def test_directory_removed_by_someone_else_before_rmdir_frees_its_parent(
+    media_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not counted as removed by this run, but gone: its old parent is empty and goes."""
+    make_media_file(media_root / "parent" / "twice" / "old.png", age=OLD)
+    age_entry(media_root / "parent" / "twice", OLD)
+    age_entry(media_root / "parent", OLD)
+    real_rmdir = media.os.rmdir
+
+    def rmdir_twice(name: str, *, dir_fd: int) -> None:
+        if name == "twice":
+            real_rmdir(name, dir_fd=dir_fd)  # another cleaner got there first
+        real_rmdir(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(media.os, "rmdir", rmdir_twice)
+
+    summary = clean(media_root)
+
+    assert os.listdir(media_root) == []
+    assert counts(summary) == numbers(scanned=3, deleted=1, bytes_freed=10, dirs_removed=1)
+
+
+# --- Descriptors -----------------------------------------------------------------------
+
+
+def test_an_unexpected_exception_mid_walk_leaks_no_descriptor(
+    media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_media_file(media_root / "a" / "b" / "c" / "old.png", age=OLD)
+
+    def unlink(name: str, *, dir_fd: int) -> None:
+        raise RuntimeError("a bug, not an OSError")
+
+    monkeypatch.setattr(media.os, "unlink", unlink)
+    fds_before = set(os.listdir("/proc/self/fd"))
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        clean(media_root)
+
+    assert set(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_a_deep_tree_needs_no_recursion_and_leaks_no_descriptor(
+    media_root: Path, age_entry: AgeEntry
+) -> None:
+    """Deeper than Python's recursion limit would allow a recursive walk (2 frames/level)."""
+    depth = 600
+    fds_before = set(os.listdir("/proc/self/fd"))
+    path = media_root
+    chain = []
+    for _ in range(depth):
+        path = path / "d"
+        chain.append(path)
+    os.makedirs(path)
+    (path / "old.png").write_bytes(b"x" * 10)
+    age_entry(path / "old.png", OLD)
+    for directory in chain:
+        age_entry(directory, OLD)
+
+    summary = clean(media_root)
+
+    assert os.listdir(media_root) == []
+    assert set(os.listdir("/proc/self/fd")) == fds_before
+    assert counts(summary) == numbers(
+        scanned=depth + 1, deleted=1, bytes_freed=10, dirs_removed=depth
+    )

@@ -19,7 +19,9 @@ from loguru import logger
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _GLOB_CHARS = frozenset("*?[")
-_REPLACED = (errno.ELOOP, errno.ENOTDIR)  # opening with O_NOFOLLOW|O_DIRECTORY a non-directory
+# What opening a former directory gives when it became a link (POSIX: ELOOP; Linux with
+# O_DIRECTORY: ENOTDIR) or a non-directory (ENOTDIR).
+_REPLACED = (errno.ELOOP, errno.ENOTDIR)
 
 
 class MediaRootError(Exception):
@@ -74,7 +76,7 @@ def delete_old_media(
     A missing root gives an empty summary and a warning. A root that exists but cannot be
     opened or listed (a regular file, no permission) raises `MediaRootError`.
     """
-    if now.tzinfo is None or now.utcoffset() is None:
+    if now.utcoffset() is None:  # naive, or a tzinfo that does not know its offset
         raise ValueError(f"now must be timezone-aware, got {now!r}")
     started = time.perf_counter()
     resolved = os.path.realpath(root)  # a symlinked root is resolved once, here

@@ -305,8 +305,17 @@ def test_non_utf8_byte_name_is_deleted_and_logged_with_escapes(
 # --- Directories -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("dir_age", "gone"), [(OLD, True), (YOUNG, False)], ids=["old", "young"])
-def test_empty_directory_goes_only_when_old(
+@pytest.mark.parametrize(
+    ("dir_age", "gone"),
+    [
+        (timedelta(days=7), False),
+        (timedelta(days=7, seconds=1), True),
+        (timedelta(days=30), True),
+        (timedelta(hours=-1), False),
+    ],
+    ids=["exactly-7d-kept", "7d-plus-1s-removed", "30d-removed", "future-kept"],
+)
+def test_empty_directory_goes_only_when_strictly_older_than_max_age(
     root: Path, age_entry: AgeEntry, dir_age: timedelta, gone: bool
 ) -> None:
     empty = root / "empty"
@@ -520,13 +529,15 @@ def mixed_tree(
     make_media_file(OUTSIDE / "target.png", age=timedelta(days=90))
     (root / "old-link").symlink_to(OUTSIDE / "target.png")
     age_entry(root / "old-link", OLD)
+    (root / "old-parent" / "young-child").mkdir(parents=True)  # keeps its old parent
+    age_entry(root / "old-parent", OLD)
     fs.create_file(root / "pipe", st_mode=stat.S_IFIFO | 0o600)
     fs.add_mount_point(str(root / "mnt"))
     make_media_file(root / "mnt" / "old.png", age=OLD)
 
 
 MIXED_TREE_RESULT = expected(
-    scanned=13,
+    scanned=15,
     deleted=4,
     bytes_freed=100 + 1000 + 3 + len(str(OUTSIDE / "target.png")),
     dirs_removed=3,  # x/y, gone/deep, gone; x keeps young.webp
@@ -550,6 +561,8 @@ def test_dry_run_deletes_nothing_and_its_plan_equals_the_real_run() -> None:
         ".gitkeep",
         "mnt",
         "mnt/old.png",
+        "old-parent",
+        "old-parent/young-child",
         "pipe",
         "x",
         "x/young.webp",

@@ -280,7 +280,9 @@ def test_directory_that_vanishes_before_descent_is_not_an_error(
     assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10)
 
 
-@pytest.mark.parametrize("replacement", ["symlink", "other-directory"])
+@pytest.mark.parametrize(
+    "replacement", ["symlink-to-the-moved-directory", "symlink-to-outside", "other-directory"]
+)
 def test_subdirectory_swapped_between_scan_and_descent_is_skipped_and_nothing_outside_changes(
     media_root: Path,
     tmp_path: Path,
@@ -304,7 +306,9 @@ def test_subdirectory_swapped_between_scan_and_descent_is_skipped_and_nothing_ou
     def open_after_a_swap(name: str, flags: int, **kwargs: int) -> int:
         if name == "sub":
             (media_root / "sub").rename(moved_away)
-            if replacement == "symlink":
+            if replacement == "symlink-to-the-moved-directory":  # same inode: only
+                (media_root / "sub").symlink_to(moved_away)  # O_NOFOLLOW stops this one
+            elif replacement == "symlink-to-outside":
                 (media_root / "sub").symlink_to(outside, target_is_directory=True)
             else:
                 outside.rename(media_root / "sub")  # a different directory, same name
@@ -418,3 +422,33 @@ def test_a_deep_tree_needs_no_recursion_and_leaks_no_descriptor(
     assert counts(summary) == numbers(
         scanned=depth + 1, deleted=1, bytes_freed=10, dirs_removed=depth
     )
+
+
+def test_swap_to_a_symlink_reported_as_eloop_is_skipped_too(
+    fs: FakeFilesystem,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+) -> None:
+    """POSIX says ELOOP for O_NOFOLLOW on a link (pyfakefs does); Linux says ENOTDIR."""
+    outside = make_media_file(Path("/srv/outside/precious.png"), age=timedelta(days=90))
+    make_media_file(FAKE_ROOT / "sub" / "old.png", age=OLD)
+    real_open = media.os.open
+
+    def open_after_a_swap(name: str, flags: int, **kwargs: int) -> int:
+        if name == "sub":
+            (FAKE_ROOT / "sub").rename("/srv/moved-away")
+            (FAKE_ROOT / "sub").symlink_to(outside.parent, target_is_directory=True)
+        return real_open(name, flags, **kwargs)
+
+    monkeypatch.setattr(media.os, "open", open_after_a_swap)
+
+    summary = clean(FAKE_ROOT)
+
+    assert outside.exists()
+    assert Path("/srv/moved-away/old.png").exists()
+    assert warnings(media_log) == [
+        f"WARNING skipping {FAKE_ROOT}/sub: replaced by something else during the run"
+    ]
+    assert counts(summary) == numbers(scanned=1, skipped=1)

@@ -54,22 +54,30 @@ def snapshot(top: Path) -> dict[str, tuple[int, int, int]]:
     return found
 
 
-def test_cutoff_is_compared_to_the_nanosecond(media_root: Path) -> None:
+@pytest.mark.parametrize(
+    ("now", "cutoff_ns"),
+    [
+        (NOW, CUTOFF_NS),
+        (NOW.replace(microsecond=123_456), CUTOFF_NS + 123_456_000),
+    ],
+    ids=["whole-second-now", "now-with-microseconds"],
+)
+def test_cutoff_is_compared_to_the_nanosecond(
+    media_root: Path, now: datetime, cutoff_ns: int
+) -> None:
     assert datetime.fromtimestamp(CUTOFF_NS / 10**9, UTC) == NOW - WEEK
-    at_cutoff = media_root / "at-cutoff.png"
-    one_ns_older = media_root / "one-ns-older.png"
-    one_ns_younger = media_root / "one-ns-younger.png"
-    for path, mtime_ns in ((at_cutoff, CUTOFF_NS), (one_ns_older, CUTOFF_NS - 1)):
-        path.write_bytes(b"x")
-        os.utime(path, ns=(mtime_ns, mtime_ns))
-    one_ns_younger.write_bytes(b"x")
-    os.utime(one_ns_younger, ns=(CUTOFF_NS + 1, CUTOFF_NS + 1))
+    mtimes = {
+        "one-ns-older": cutoff_ns - 1,
+        "at-cutoff": cutoff_ns,
+        "one-ns-younger": cutoff_ns + 1,
+    }
+    for name, mtime_ns in mtimes.items():
+        (media_root / name).write_bytes(b"x")
+        os.utime(media_root / name, ns=(mtime_ns, mtime_ns))
 
-    summary = clean(media_root)
+    summary = delete_old_media(root=media_root, now=now, max_age=WEEK, dry_run=False)
 
-    assert at_cutoff.exists()
-    assert one_ns_younger.exists()
-    assert not one_ns_older.exists()
+    assert sorted(os.listdir(media_root)) == ["at-cutoff", "one-ns-younger"]
     assert counts(summary) == numbers(scanned=3, deleted=1, bytes_freed=1)
 
 

@@ -1,0 +1,236 @@
+"""Fixtures for modes 2-4: an in-process worker thread, and real worker processes.
+
+Mode 2 uses Celery's CLASSIC pytest fixtures, imported explicitly below: pytest-celery 1.3
+registers its own `celery_worker`, a Docker container (celery/pytest-celery#442), which
+shadows the classic one and fails with DockerException on machines without Docker.
+
+Modes 3 and 4 start one `celery -A config worker` subprocess per stack and per session,
+shared by every test of that stack; each test empties the stack's media folder and token
+tables first. The session ends by asserting that no process the fixtures started survives.
+"""
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+import redis
+from celery.contrib.pytest import celery_app, celery_worker  # classic, not pytest-celery's
+from django.contrib.auth import get_user_model
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from tests.live.servers import LIVE_AMQP_URL, LIVE_POSTGRES_URL, LIVE_REDIS_URL, require_server
+from tests.live.stack import LiveStack, ProcessRegistry
+
+__all__ = ["celery_app", "celery_worker"]  # re-exported as fixtures for tests/live
+
+LIVE_DB = "pm_live"
+# Redis database numbers reserved for these tests.
+REDIS_BROKER_DB, REDIS_RESULTS_DB, REDIS_AMQP_RESULTS_DB = 10, 11, 12
+STACKS = ("embedded", "servers", "rabbitmq")
+
+
+# --- mode 2: in-process worker thread ---------------------------------------------------
+@pytest.fixture(scope="session")
+def celery_config() -> dict:
+    """The classic `celery_app` fixture's configuration: an in-memory broker and results."""
+    return {
+        "broker_url": "memory://",
+        "result_backend": "cache+memory://",
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "broker_connection_retry_on_startup": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_includes() -> list[str]:
+    # celery.ping for start_worker's readiness check; the tasks under their real names.
+    return ["celery.contrib.testing.tasks", "maintenance.tasks"]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters() -> dict:
+    # Stopping a worker can take about 10 s on some brokers, racing the default of 10 s.
+    return {"shutdown_timeout": 30}
+
+
+# --- modes 3 and 4: worker processes ------------------------------------------------------
+@pytest.fixture(scope="session")
+def live_processes() -> Iterator[ProcessRegistry]:
+    """Every process the live fixtures start; at session end, none may be left running."""
+    registry = ProcessRegistry()
+    yield registry
+    registry.stop_all()
+    assert registry.survivors() == [], "live fixtures left processes behind"
+    leftovers = [
+        " ".join(child.cmdline())
+        for child in psutil.Process().children(recursive=True)
+        if "-A config" in " ".join(child.cmdline())
+    ]
+    assert leftovers == [], f"celery processes outlived the session: {leftovers}"
+
+
+def _open_stack(
+    stack: LiveStack,
+    processes: ProcessRegistry,
+    django_db_blocker,
+) -> Iterator[LiveStack]:
+    with django_db_blocker.unblock():
+        stack.open_database()
+    try:
+        stack.start_worker(processes)
+        yield stack
+    finally:
+        if stack.worker is not None:
+            # Only asked to stop here; `live_processes` waits for every process at once.
+            processes.terminate(stack.worker)
+        with django_db_blocker.unblock():
+            stack.close_database()
+
+
+@pytest.fixture(scope="session")
+def embedded_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    live_processes: ProcessRegistry,
+    django_db_setup: None,
+    django_db_blocker,
+) -> Iterator[LiveStack]:
+    """Mode 3: the default embedded broker (kombu filesystem), SQLite files for data and results."""
+    root = tmp_path_factory.mktemp("live-embedded")
+    broker = root / "broker"
+    stack = LiveStack(
+        name="embedded",
+        root=root,
+        broker_url="filesystem://",
+        result_backend=f"db+sqlite:///{root / 'results.sqlite3'}",
+        database_url=f"sqlite:///{root / 'db.sqlite3'}",
+        broker_transport_options={
+            "data_folder_in": str(broker / "queue"),
+            "data_folder_out": str(broker / "queue"),
+            "control_folder": str(broker / "control"),
+            "processed_folder": str(broker / "processed"),
+            "store_processed": False,
+            "polling_interval": 0.2,
+        },
+    )
+    for sub in ("queue", "control", "processed"):
+        (broker / sub).mkdir(parents=True)
+    yield from _open_stack(stack, live_processes, django_db_blocker)
+
+
+def _flush_redis(*db_numbers: int) -> None:
+    for number in db_numbers:
+        with redis.Redis.from_url(f"{LIVE_REDIS_URL}/{number}") as client:
+            client.flushdb()
+
+
+def _postgres_admin() -> psycopg.Connection:
+    return psycopg.connect(f"{LIVE_POSTGRES_URL}/postgres", autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def servers_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    live_processes: ProcessRegistry,
+    django_db_setup: None,
+    django_db_blocker,
+) -> Iterator[LiveStack]:
+    """Mode 4: a Redis broker and result backend, and PostgreSQL for the data."""
+    require_server("Redis", LIVE_REDIS_URL)
+    require_server("PostgreSQL", LIVE_POSTGRES_URL)
+    _flush_redis(REDIS_BROKER_DB, REDIS_RESULTS_DB)
+    with _postgres_admin() as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {LIVE_DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {LIVE_DB}")
+    stack = LiveStack(
+        name="servers",
+        root=tmp_path_factory.mktemp("live-servers"),
+        broker_url=f"{LIVE_REDIS_URL}/{REDIS_BROKER_DB}",
+        result_backend=f"{LIVE_REDIS_URL}/{REDIS_RESULTS_DB}",
+        database_url=f"{LIVE_POSTGRES_URL}/{LIVE_DB}",
+    )
+    try:
+        yield from _open_stack(stack, live_processes, django_db_blocker)
+    finally:
+        with _postgres_admin() as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {LIVE_DB} WITH (FORCE)")
+        _flush_redis(REDIS_BROKER_DB, REDIS_RESULTS_DB)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    live_processes: ProcessRegistry,
+    django_db_setup: None,
+    django_db_blocker,
+) -> Iterator[LiveStack]:
+    """Mode 4, RabbitMQ variant: an AMQP broker, Redis results, an SQLite file for the data."""
+    require_server("RabbitMQ", LIVE_AMQP_URL)
+    require_server("Redis", LIVE_REDIS_URL)
+    _flush_redis(REDIS_AMQP_RESULTS_DB)
+    root = tmp_path_factory.mktemp("live-rabbitmq")
+    stack = LiveStack(
+        name="rabbitmq",
+        root=root,
+        broker_url=LIVE_AMQP_URL,
+        result_backend=f"{LIVE_REDIS_URL}/{REDIS_AMQP_RESULTS_DB}",
+        database_url=f"sqlite:///{root / 'db.sqlite3'}",
+    )
+    client = stack.client()
+    client.control.purge()  # messages a crashed earlier run may have left in the queue
+    client.close()
+    try:
+        yield from _open_stack(stack, live_processes, django_db_blocker)
+    finally:
+        _flush_redis(REDIS_AMQP_RESULTS_DB)
+
+
+@pytest.fixture
+def live_stack(request: pytest.FixtureRequest, django_db_blocker) -> Iterator[LiveStack]:
+    """The stack named by the test's parameter, with an empty media folder and token tables.
+
+    The test may use the ORM on `stack.alias` (the worker's own database) while it runs.
+    """
+    stack: LiveStack = request.getfixturevalue(f"{request.param}_stack")
+    stack.reset_media()
+    with django_db_blocker.unblock():
+        BlacklistedToken.objects.using(stack.alias).all().delete()
+        OutstandingToken.objects.using(stack.alias).all().delete()
+        get_user_model().objects.using(stack.alias).all().delete()
+        yield stack
+
+
+# --- data in the worker's world ------------------------------------------------------------
+OLD = datetime(2020, 1, 1, tzinfo=UTC)  # long past any max age or safety margin
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def file_with_mtime(root: Path, name: str, mtime: datetime) -> Path:
+    path = root / name
+    path.write_bytes(b"x" * 10)
+    os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+    return path
+
+
+def mint_refresh_token(alias: str, *, exp: datetime, blacklisted: bool) -> OutstandingToken:
+    """A refresh token signed by simplejwt, recorded in the database behind `alias`."""
+    user, _ = get_user_model().objects.using(alias).get_or_create(username="live-user")
+    token = RefreshToken()
+    token["user_id"] = str(user.pk)
+    token.set_exp(from_time=exp - timedelta(days=1), lifetime=timedelta(days=1))
+    outstanding = OutstandingToken.objects.using(alias).create(
+        user=user,
+        jti=token["jti"],
+        token=str(token),
+        created_at=exp - timedelta(days=1),
+        expires_at=exp,
+    )
+    if blacklisted:
+        BlacklistedToken.objects.using(alias).create(token=outstanding)
+    return outstanding

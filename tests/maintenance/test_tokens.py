@@ -149,7 +149,8 @@ def test_read_exp_returns_the_payload_exp_whatever_the_signature(
         lambda: pyjwt_token({"exp": CUTOFF_TS}) + ".extra",
         lambda: f"{HEADER}.e!!!.sig",
         lambda: f"{HEADER}.{EXP_PAYLOAD[:-1]}.sig",
-        lambda: f"{HEADER}.{EXP_PAYLOAD[:-2]}+/.sig",
+        # Valid JSON with an exp, but in the standard alphabet ("+"), not base64url ("-").
+        lambda: f"{HEADER}.eyJleHAiOiAxNzcxNzI1NTk5LCAic3ViIjogIn5+In0.sig",
         lambda: f"{HEADER}.eyJleHAiOjF9é.sig",
     ],
     ids=[
@@ -550,11 +551,13 @@ def test_rows_another_run_deleted_between_read_and_delete_are_not_errors_nor_cou
     assert first.blacklisted_deleted + other.blacklisted_deleted == 6
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["real", "dry-run"])
 def test_a_row_gone_before_the_delete_is_skipped_and_the_rest_counted(
-    twenty_tokens: list[OutstandingToken],
+    twenty_tokens: list[OutstandingToken], dry_run: bool
 ) -> None:
     real_delete_batch = tokens._delete_batch
     vanished = twenty_tokens[0]  # expired and blacklisted, in the first batch
+    before = tables()
 
     def delete_batch_after_one_vanished(ids, summary, using):
         if vanished.pk in ids:
@@ -563,12 +566,18 @@ def test_a_row_gone_before_the_delete_is_skipped_and_the_rest_counted(
         return real_delete_batch(ids, summary, using)
 
     with mock.patch.object(tokens, "_delete_batch", side_effect=delete_batch_after_one_vanished):
-        summary = run(batch_size=7)
+        summary = run(batch_size=7, dry_run=dry_run)
 
-    assert tables() == survivors_of_twenty()
+    after = tables()
+    assert vanished.jti not in after[0]
+    if dry_run:  # only the other run's delete happened
+        assert after == (before[0] - {vanished.jti}, before[1] - {vanished.jti})
+    else:
+        assert after == survivors_of_twenty()
     assert numbers(summary) == TWENTY_SUMMARY | {
         "blacklisted_deleted": 5,
         "outstanding_deleted": 11,
+        "dry_run": dry_run,
     }
 
 

@@ -1,0 +1,153 @@
+"""Token cleanup under faults: a database error mid-run, and a stop between batches.
+
+These run with real transactions (`transaction=True`), so "committed" means committed.
+"""
+
+import contextlib
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import pytest
+from django.core.management import execute_from_command_line
+from django.db import OperationalError
+from freezegun import freeze_time
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from maintenance import tokens
+from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
+from tests.factories import BlacklistedTokenFactory
+
+NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
+LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
+NEXT_MONTH = datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def five_expired_batches() -> list[OutstandingToken]:
+    """Ten expired blacklisted tokens (five batches of two), then one future one."""
+    rows = [BlacklistedTokenFactory(token__exp=LONG_AGO).token for _ in range(10)]
+    rows.append(BlacklistedTokenFactory(token__exp=NEXT_MONTH).token)
+    return rows
+
+
+def tables() -> tuple[set[int], set[int]]:
+    return (
+        set(OutstandingToken.objects.values_list("pk", flat=True)),
+        set(BlacklistedToken.objects.values_list("token_id", flat=True)),
+    )
+
+
+def pks(rows: list[OutstandingToken]) -> set[int]:
+    return {row.pk for row in rows}
+
+
+@contextlib.contextmanager
+def outstanding_delete_fails_in_batch(k: int) -> Iterator[None]:
+    """Batch k's OutstandingToken DELETE raises, after its blacklist DELETE has run."""
+    real = tokens._delete_where_in
+    outstanding_deletes = itertools.count(1)
+
+    def delete(model, column, ids, using):
+        if model is OutstandingToken and next(outstanding_deletes) == k:
+            raise OperationalError("database is locked (injected)")
+        return real(model, column, ids, using)
+
+    with mock.patch.object(tokens, "_delete_where_in", side_effect=delete):
+        yield
+
+
+def run(**overrides: object) -> TokenCleanupSummary:
+    arguments = {"now": NOW, "margin": timedelta(days=7), "batch_size": 2, "dry_run": False}
+    return delete_expired_tokens(**(arguments | overrides))
+
+
+def numbers(summary: TokenCleanupSummary) -> dict:
+    result = summary.as_dict()
+    del result["duration_s"]
+    return result
+
+
+def test_database_error_in_batch_3_keeps_batches_1_and_2_and_rolls_back_batch_3_wholly(
+    five_expired_batches: list[OutstandingToken],
+) -> None:
+    rows = five_expired_batches
+    with pytest.raises(OperationalError, match="injected"), outstanding_delete_fails_in_batch(3):
+        run()
+    # Batches 1 and 2 are committed. Batch 3's blacklist DELETE was rolled back with its
+    # failed outstanding DELETE: every remaining row keeps its blacklist row, no orphan.
+    assert tables() == (pks(rows[4:]), pks(rows[4:]))
+
+    retry = run()
+
+    assert tables() == (pks(rows[10:]), pks(rows[10:]))
+    assert numbers(retry) == {
+        "scanned": 7,
+        "expired": 6,
+        "blacklisted_deleted": 6,
+        "outstanding_deleted": 6,
+        "undecodable": 0,
+        "dry_run": False,
+        "completed": True,
+    }
+
+
+def test_command_exits_non_zero_with_one_clear_line_on_a_database_error(
+    five_expired_batches: list[OutstandingToken], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = five_expired_batches
+    with (
+        freeze_time(NOW),
+        outstanding_delete_fails_in_batch(1),
+        pytest.raises(SystemExit) as exit_info,
+    ):
+        execute_from_command_line(["manage.py", "clean_blacklisted_tokens"])
+
+    assert exit_info.value.code == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        "CommandError: clean_blacklisted_tokens failed: database error:"
+        " database is locked (injected)"
+    ]
+    assert tables() == (pks(rows), pks(rows))
+
+
+def test_stop_between_batches_keeps_committed_batches_and_the_next_run_finishes(
+    five_expired_batches: list[OutstandingToken],
+) -> None:
+    rows = five_expired_batches
+    polls = itertools.count()
+
+    partial = run(should_stop=lambda: next(polls) == 2)  # stop before the third batch
+
+    assert numbers(partial) == {
+        "scanned": 4,
+        "expired": 4,
+        "blacklisted_deleted": 4,
+        "outstanding_deleted": 4,
+        "undecodable": 0,
+        "dry_run": False,
+        "completed": False,
+    }
+    assert tables() == (pks(rows[4:]), pks(rows[4:]))
+
+    rest = run()
+
+    assert rest.completed is True
+    assert partial.outstanding_deleted + rest.outstanding_deleted == 10
+    assert partial.blacklisted_deleted + rest.blacklisted_deleted == 10
+    assert tables() == (pks(rows[10:]), pks(rows[10:]))
+
+
+def test_stop_before_the_first_batch_deletes_nothing(
+    five_expired_batches: list[OutstandingToken],
+) -> None:
+    before = tables()
+    summary = run(should_stop=lambda: True)
+    assert numbers(summary)["scanned"] == 0
+    assert summary.completed is False
+    assert tables() == before

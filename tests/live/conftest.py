@@ -10,7 +10,9 @@ tables first. The session ends by asserting that no process the fixtures started
 """
 
 import os
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,15 +25,20 @@ from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from tests.live.servers import LIVE_AMQP_URL, LIVE_POSTGRES_URL, LIVE_REDIS_URL, require_server
-from tests.live.stack import LiveStack, ProcessRegistry
+from tests.live.servers import (
+    LIVE_AMQP_URL,
+    LIVE_POSTGRES_URL,
+    LIVE_REDIS_URL,
+    is_reachable,
+    require_server,
+)
+from tests.live.stack import FlowerProcess, LiveStack, ProcessRegistry, wait_for
 
 __all__ = ["celery_app", "celery_worker"]  # re-exported as fixtures for tests/live
 
 LIVE_DB = "pm_live"
 # Redis database numbers reserved for these tests.
 REDIS_BROKER_DB, REDIS_RESULTS_DB, REDIS_AMQP_RESULTS_DB = 10, 11, 12
-STACKS = ("embedded", "servers", "rabbitmq")
 
 
 # --- mode 2: in-process worker thread ---------------------------------------------------
@@ -76,35 +83,30 @@ def live_processes() -> Iterator[ProcessRegistry]:
     assert leftovers == [], f"celery processes outlived the session: {leftovers}"
 
 
-def _open_stack(
-    stack: LiveStack,
-    processes: ProcessRegistry,
-    django_db_blocker,
-) -> Iterator[LiveStack]:
-    with django_db_blocker.unblock():
-        stack.open_database()
-    try:
-        stack.start_worker(processes)
-        yield stack
-    finally:
-        if stack.worker is not None:
-            # Only asked to stop here; `live_processes` waits for every process at once.
-            processes.terminate(stack.worker)
-        with django_db_blocker.unblock():
-            stack.close_database()
+def _flush_redis(*db_numbers: int) -> None:
+    for number in db_numbers:
+        with redis.Redis.from_url(f"{LIVE_REDIS_URL}/{number}") as client:
+            client.flushdb()
 
 
-@pytest.fixture(scope="session")
-def embedded_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    live_processes: ProcessRegistry,
-    django_db_setup: None,
-    django_db_blocker,
-) -> Iterator[LiveStack]:
+def _postgres_admin() -> psycopg.Connection:
+    return psycopg.connect(f"{LIVE_POSTGRES_URL}/postgres", autocommit=True)
+
+
+# Which servers each stack needs, as (name, url) pairs for `require_server`.
+NEEDS = {
+    "embedded": (),
+    "servers": (("Redis", LIVE_REDIS_URL), ("PostgreSQL", LIVE_POSTGRES_URL)),
+    "rabbitmq": (("RabbitMQ", LIVE_AMQP_URL), ("Redis", LIVE_REDIS_URL)),
+}
+
+
+def _embedded(root: Path) -> LiveStack:
     """Mode 3: the default embedded broker (kombu filesystem), SQLite files for data and results."""
-    root = tmp_path_factory.mktemp("live-embedded")
     broker = root / "broker"
-    stack = LiveStack(
+    for sub in ("queue", "control", "processed"):
+        (broker / sub).mkdir(parents=True)
+    return LiveStack(
         name="embedded",
         root=root,
         broker_url="filesystem://",
@@ -119,62 +121,26 @@ def embedded_stack(
             "polling_interval": 0.2,
         },
     )
-    for sub in ("queue", "control", "processed"):
-        (broker / sub).mkdir(parents=True)
-    yield from _open_stack(stack, live_processes, django_db_blocker)
 
 
-def _flush_redis(*db_numbers: int) -> None:
-    for number in db_numbers:
-        with redis.Redis.from_url(f"{LIVE_REDIS_URL}/{number}") as client:
-            client.flushdb()
-
-
-def _postgres_admin() -> psycopg.Connection:
-    return psycopg.connect(f"{LIVE_POSTGRES_URL}/postgres", autocommit=True)
-
-
-@pytest.fixture(scope="session")
-def servers_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    live_processes: ProcessRegistry,
-    django_db_setup: None,
-    django_db_blocker,
-) -> Iterator[LiveStack]:
+def _servers(root: Path) -> LiveStack:
     """Mode 4: a Redis broker and result backend, and PostgreSQL for the data."""
-    require_server("Redis", LIVE_REDIS_URL)
-    require_server("PostgreSQL", LIVE_POSTGRES_URL)
     _flush_redis(REDIS_BROKER_DB, REDIS_RESULTS_DB)
     with _postgres_admin() as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {LIVE_DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {LIVE_DB}")
-    stack = LiveStack(
+    return LiveStack(
         name="servers",
-        root=tmp_path_factory.mktemp("live-servers"),
+        root=root,
         broker_url=f"{LIVE_REDIS_URL}/{REDIS_BROKER_DB}",
         result_backend=f"{LIVE_REDIS_URL}/{REDIS_RESULTS_DB}",
         database_url=f"{LIVE_POSTGRES_URL}/{LIVE_DB}",
     )
-    try:
-        yield from _open_stack(stack, live_processes, django_db_blocker)
-    finally:
-        with _postgres_admin() as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {LIVE_DB} WITH (FORCE)")
-        _flush_redis(REDIS_BROKER_DB, REDIS_RESULTS_DB)
 
 
-@pytest.fixture(scope="session")
-def rabbitmq_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    live_processes: ProcessRegistry,
-    django_db_setup: None,
-    django_db_blocker,
-) -> Iterator[LiveStack]:
+def _rabbitmq(root: Path) -> LiveStack:
     """Mode 4, RabbitMQ variant: an AMQP broker, Redis results, an SQLite file for the data."""
-    require_server("RabbitMQ", LIVE_AMQP_URL)
-    require_server("Redis", LIVE_REDIS_URL)
     _flush_redis(REDIS_AMQP_RESULTS_DB)
-    root = tmp_path_factory.mktemp("live-rabbitmq")
     stack = LiveStack(
         name="rabbitmq",
         root=root,
@@ -185,25 +151,98 @@ def rabbitmq_stack(
     client = stack.client()
     client.control.purge()  # messages a crashed earlier run may have left in the queue
     client.close()
-    try:
-        yield from _open_stack(stack, live_processes, django_db_blocker)
-    finally:
+    return stack
+
+
+def _dispose(stack: LiveStack) -> None:
+    if stack.name == "servers":
+        with _postgres_admin() as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {LIVE_DB} WITH (FORCE)")
+        _flush_redis(REDIS_BROKER_DB, REDIS_RESULTS_DB)
+    elif stack.name == "rabbitmq":
         _flush_redis(REDIS_AMQP_RESULTS_DB)
 
 
+@dataclass
+class LiveStacks:
+    running: dict[str, LiveStack]
+    flower: FlowerProcess
+
+
+@pytest.fixture(scope="session")
+def live_stacks(
+    tmp_path_factory: pytest.TempPathFactory,
+    live_processes: ProcessRegistry,
+    django_db_setup: None,
+    django_db_blocker,
+) -> Iterator[LiveStacks]:
+    """Every stack whose servers answer, plus Flower on the embedded one, all started at once.
+
+    The processes boot side by side (Python start-up is most of their cost), while this
+    process migrates each stack's database.
+    """
+    builders = {"embedded": _embedded, "servers": _servers, "rabbitmq": _rabbitmq}
+    running: dict[str, LiveStack] = {}
+    try:
+        for name, build in builders.items():
+            if all(is_reachable(url) for _server, url in NEEDS[name]):
+                running[name] = build(tmp_path_factory.mktemp(f"live-{name}"))
+                running[name].launch_worker(live_processes)
+        flower = running["embedded"].launch_flower(live_processes)
+        with django_db_blocker.unblock():
+            running["embedded"].open_database()
+            if "rabbitmq" in running:  # same schema: copy the migrated SQLite file
+                shutil.copyfile(
+                    running["embedded"].root / "db.sqlite3", running["rabbitmq"].root / "db.sqlite3"
+                )
+            for stack in running.values():
+                if stack.name != "embedded":
+                    stack.open_database()  # a no-op check for the copied file
+        for stack in running.values():
+            stack.wait_until_ready()
+        wait_for(flower.answers, timeout_s=45, what="flower to answer /healthcheck")
+        yield LiveStacks(running=running, flower=flower)
+    finally:
+        for stack in running.values():
+            if stack.worker is not None:
+                # Only asked to stop here; `live_processes` waits for every process at once.
+                live_processes.terminate(stack.worker)
+        with django_db_blocker.unblock():
+            for stack in running.values():
+                stack.close_database()
+        for stack in running.values():
+            _dispose(stack)
+
+
 @pytest.fixture
-def live_stack(request: pytest.FixtureRequest, django_db_blocker) -> Iterator[LiveStack]:
+def live_stack(
+    request: pytest.FixtureRequest, live_stacks: LiveStacks, django_db_blocker
+) -> Iterator[LiveStack]:
     """The stack named by the test's parameter, with an empty media folder and token tables.
 
-    The test may use the ORM on `stack.alias` (the worker's own database) while it runs.
+    Skips (or, under CI=true, fails) when the stack's servers did not answer. The test may
+    use the ORM on `stack.alias`, the worker's own database, while it runs.
     """
-    stack: LiveStack = request.getfixturevalue(f"{request.param}_stack")
+    for server, url in NEEDS[request.param]:
+        require_server(server, url)
+    stack = live_stacks.running[request.param]
+    assert stack.worker is not None
+    if stack.worker.poll() is not None:
+        pytest.fail(
+            f"worker {stack.node} exited with {stack.worker.returncode}:\n{stack.log_tail()}"
+        )
     stack.reset_media()
     with django_db_blocker.unblock():
         BlacklistedToken.objects.using(stack.alias).all().delete()
         OutstandingToken.objects.using(stack.alias).all().delete()
         get_user_model().objects.using(stack.alias).all().delete()
         yield stack
+
+
+@pytest.fixture
+def flower(live_stacks: LiveStacks) -> FlowerProcess:
+    """Flower watching the embedded stack, with FLOWER_BASIC_AUTH set."""
+    return live_stacks.flower
 
 
 # --- data in the worker's world ------------------------------------------------------------

@@ -3,12 +3,19 @@ database and media folder, all private to one test session, plus the client side
 uses to reach them (a Celery client app and a Django database alias).
 """
 
+import base64
+import contextlib
+import json
+import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,12 +74,22 @@ class ProcessRegistry:
         if process.poll() is None:
             _signal_group(process, signal.SIGTERM)
 
-    def stop_all(self) -> None:
-        """Stop every started process; their warm shutdowns run side by side."""
+    def stop_all(self, *, grace_s: float = 1.0) -> None:
+        """Stop every started process: SIGTERM them all, then SIGKILL whatever is left.
+
+        The grace is short on purpose: nothing is running by then, and a worker on the
+        filesystem broker spends about 4 s of its warm shutdown waiting for its timer
+        thread (celery/utils/timer2.py), which no test here is about.
+        """
         for process in self.started:
             self.terminate(process)
+        deadline = time.monotonic() + grace_s
         for process in self.started:
-            self.stop(process)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(max(0.0, deadline - time.monotonic()))
+        for process in self.started:
+            _signal_group(process, signal.SIGKILL)
+            process.wait(5)
 
     @staticmethod
     def stop(process: subprocess.Popen, *, grace_s: float = 15.0) -> None:
@@ -104,16 +121,12 @@ class ProcessRegistry:
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -188,7 +201,11 @@ class LiveStack:
             {"default": dict(connections.settings["default"]), self.alias: config}
         )
         connections.settings[self.alias] = configured[self.alias]
-        call_command("migrate", database=self.alias, interactive=False, verbosity=0)
+        logging.disable(logging.DEBUG)  # the schema editor logs every statement at DEBUG
+        try:
+            call_command("migrate", database=self.alias, interactive=False, verbosity=0)
+        finally:
+            logging.disable(logging.NOTSET)
 
     def close_database(self) -> None:
         if self.alias in connections.settings:
@@ -197,8 +214,8 @@ class LiveStack:
             del connections.settings[self.alias]
 
     # --- worker ---------------------------------------------------------------------
-    def start_worker(self, processes: ProcessRegistry, *, ready_timeout_s: float = 45.0) -> None:
-        """Start the worker and wait until it answers a broadcast ping."""
+    def launch_worker(self, processes: ProcessRegistry) -> None:
+        """Start the worker process; `wait_until_ready` waits for it."""
         self.media_root.mkdir(parents=True, exist_ok=True)
         argv = [
             CELERY,
@@ -212,15 +229,28 @@ class LiveStack:
             "--without-gossip",
         ]
         self.worker = processes.start(argv, env=self.env, log=self.worker_log)
+
+    def wait_until_ready(self, *, timeout_s: float = 45.0) -> None:
+        """Wait until the worker answers a broadcast ping (`celery inspect ping`)."""
         client = self.client()
         try:
             wait_for(
                 lambda: self._answers_ping(client),
-                timeout_s=ready_timeout_s,
+                timeout_s=timeout_s,
                 what=f"worker {self.node} to answer ping",
             )
         finally:
             client.close()
+
+    def launch_flower(self, processes: ProcessRegistry) -> "FlowerProcess":
+        """Start Flower on this stack's broker, with basic auth, on a free loopback port."""
+        user, password = "ops", "flower-live-test"
+        env = {**self.env, "FLOWER_BASIC_AUTH": f"{user}:{password}"}
+        port = free_port()
+        log = self.root / "flower.log"
+        argv = [CELERY, "-A", "config", "flower", f"--port={port}"]
+        process = processes.start(argv, env=env, log=log)
+        return FlowerProcess(port=port, user=user, password=password, process=process, log=log)
 
     def _answers_ping(self, client: Celery) -> bool:
         if self.worker is not None and self.worker.poll() is not None:
@@ -238,3 +268,39 @@ class LiveStack:
         shutil.rmtree(self.media_root, ignore_errors=True)
         self.media_root.mkdir(parents=True)
         return self.media_root
+
+
+@dataclass
+class FlowerProcess:
+    """`celery -A config flower` on a free port, configured by backend/flowerconfig.py."""
+
+    port: int
+    user: str
+    password: str
+    process: subprocess.Popen
+    log: Path
+
+    def get(self, path: str, *, auth: tuple[str, str] | None = None) -> tuple[int, bytes]:
+        """GET `path` from Flower; returns (status, body), 4xx/5xx included."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def api(self, path: str) -> Any:
+        status, body = self.get(path, auth=(self.user, self.password))
+        assert status == 200, (status, body[:200])
+        return json.loads(body)
+
+    def answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"flower exited early:\n{self.log.read_text(errors='replace')}")
+        try:
+            return self.get("/healthcheck")[0] == 200
+        except OSError:
+            return False

@@ -1,0 +1,178 @@
+"""Flower as operators run it: `celery -A config flower`, configured by backend/flowerconfig.py.
+
+End to end on the embedded stack (mode 3): authentication on the API, the tasks it saw
+with their summaries, the loopback-only bind, the Prometheus metrics. And the hardening:
+a non-loopback bind without authentication refuses to start.
+"""
+
+import ast
+import importlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import psutil
+import pytest
+from tornado.options import options as tornado_options
+
+from tests.live.conftest import OLD, file_with_mtime, mint_refresh_token
+from tests.live.stack import BACKEND_DIR, CELERY, FlowerProcess, LiveStack, free_port, wait_for
+
+EMBEDDED = pytest.param("embedded", id="embedded-broker")
+
+
+def _worker_online(flower: FlowerProcess, node: str) -> bool:
+    """Flower has received the worker's heartbeat events (its /metrics gauge says so)."""
+    status, body = flower.get("/metrics")
+    return status == 200 and f'flower_worker_online{{worker="{node}"}} 1.0' in body.decode()
+
+
+@pytest.mark.live
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("live_stack", [EMBEDDED], indirect=True)
+def test_flower_api_needs_credentials_and_lists_the_tasks_it_saw_with_their_summaries(
+    live_stack: LiveStack, flower: FlowerProcess
+) -> None:
+    wait_for(
+        lambda: _worker_online(flower, live_stack.node),
+        timeout_s=30,
+        what="flower to see the worker's heartbeat",
+    )
+    file_with_mtime(live_stack.media_root, "old.png", OLD)
+    mint_refresh_token(live_stack.alias, exp=OLD, blacklisted=True)
+    client = live_stack.client()
+    sent = {
+        name: client.send_task(name)
+        for name in ("clean_generated_media", "clean_blacklisted_tokens")
+    }
+    summaries = {name: result.get(timeout=30, interval=0.05) for name, result in sent.items()}
+
+    for path in ("/api/tasks", "/api/workers"):
+        assert flower.get(path)[0] == 401
+        assert flower.get(path, auth=(flower.user, "wrong-password"))[0] == 401
+
+    def seen_succeeded() -> dict | None:
+        tasks = flower.api("/api/tasks")
+        mine = {result.id: tasks.get(result.id) for result in sent.values()}
+        if all(task and task["state"] == "SUCCESS" for task in mine.values()):
+            return mine
+        return None
+
+    seen = wait_for(seen_succeeded, timeout_s=30, what="flower to see both tasks succeed")
+    for name, result in sent.items():
+        task = seen[result.id]
+        assert task["name"] == name
+        assert task["worker"] == live_stack.node
+        assert ast.literal_eval(task["result"]) == summaries[name]
+    assert summaries["clean_generated_media"]["deleted"] == 1
+    assert summaries["clean_blacklisted_tokens"]["outstanding_deleted"] == 1
+    assert live_stack.node in flower.api("/api/workers?refresh=1")
+
+
+@pytest.mark.live
+@pytest.mark.timeout(60)
+def test_flower_binds_loopback_only_by_default_and_serves_prometheus_metrics(
+    flower: FlowerProcess,
+) -> None:
+    listening = {
+        (conn.laddr.ip, conn.laddr.port)
+        for conn in psutil.Process(flower.process.pid).net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN
+    }
+    assert listening == {("127.0.0.1", flower.port)}
+    status, body = flower.get("/metrics")  # no credentials: Flower serves it unauthenticated
+    assert status == 200
+    assert b"flower_events_total" in body
+
+
+@pytest.mark.live
+@pytest.mark.timeout(60)
+def test_flower_refuses_to_bind_all_interfaces_without_authentication(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWER_", "CELERY_"))}
+    done = subprocess.run(
+        [CELERY, "-A", "config", "flower", "--address=0.0.0.0", f"--port={port}"],
+        cwd=BACKEND_DIR,
+        env={
+            **env,
+            "CELERY_BROKER_FOLDER": str(tmp_path / "broker"),
+            "LOG_DIR": str(tmp_path / "logs"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=45,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "flowerconfig: refusing to serve Flower on 0.0.0.0 without authentication" in done.stderr
+    assert "Visit me at" not in done.stdout + done.stderr  # it never started serving
+
+
+# --- the rule itself, in-process -----------------------------------------------------------
+@pytest.fixture
+def flowerconfig(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """backend/flowerconfig.py imported with no FLOWER_* variables set.
+
+    Importing it registers its check on tornado's global options; that is undone after.
+    """
+    for name in ("FLOWER_ADDRESS", "FLOWER_PORT", "FLOWER_BASIC_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    before = list(tornado_options._parse_callbacks)
+    module = importlib.import_module("flowerconfig")
+    yield importlib.reload(module)
+    tornado_options._parse_callbacks[:] = before
+
+
+@pytest.mark.parametrize(
+    ("address", "basic_auth", "oauth", "unix_socket", "refused"),
+    [
+        ("127.0.0.1", None, None, "", False),
+        ("127.0.0.2", None, None, "", False),
+        ("::1", None, None, "", False),
+        ("localhost", None, None, "", False),
+        ("0.0.0.0", None, None, "", True),
+        ("", None, None, "", True),
+        ("10.0.0.5", None, None, "", True),
+        ("flower.example.com", None, None, "", True),
+        ("0.0.0.0", ["ops:secret"], None, "", False),
+        ("0.0.0.0", None, ".*@example\\.com", "", False),
+        ("0.0.0.0", None, None, "/run/flower.sock", False),
+        ("127.0.0.1", ["ops:"], None, "", True),
+        ("127.0.0.1", ["ops"], None, "", True),
+    ],
+    ids=[
+        "loopback",
+        "other-loopback",
+        "ipv6-loopback",
+        "localhost",
+        "all-ipv4",
+        "all-interfaces",
+        "private-ip",
+        "hostname",
+        "all-ipv4-with-basic-auth",
+        "all-ipv4-with-oauth",
+        "unix-socket",
+        "empty-password",
+        "no-password",
+    ],
+)
+def test_exposure_rule(
+    flowerconfig: ModuleType,
+    address: str,
+    basic_auth: list[str] | None,
+    oauth: str | None,
+    unix_socket: str,
+    refused: bool,
+) -> None:
+    problem = flowerconfig.exposure_problem(
+        address=address, basic_auth=basic_auth, oauth=oauth, unix_socket=unix_socket
+    )
+    assert (problem is not None) == refused
+
+
+def test_flowerconfig_defaults_to_loopback_port_5555_and_no_auth(flowerconfig: ModuleType) -> None:
+    assert (flowerconfig.address, flowerconfig.port) == ("127.0.0.1", 5555)
+    assert not hasattr(flowerconfig, "basic_auth")
+    assert flowerconfig.max_tasks == 10000

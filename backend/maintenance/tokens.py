@@ -16,6 +16,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 # base64url -> standard base64; a stray "+" or "/" (not base64url) becomes "!", which the
 # strict decoder rejects, so only well-formed base64url payloads are read.
 _BASE64URL = bytes.maketrans(b"-_+/", b"+/!!")
+_JSON_SPACE = " \t\n\r"
+_scan_json = json.JSONDecoder().scan_once  # (value, end) of the JSON value at an index
 
 
 @dataclass
@@ -47,9 +49,14 @@ def read_exp(token: str) -> int | float | None:
     try:
         _header, payload, _signature = token.split(".")
         padded = (payload + "=" * (-len(payload) % 4)).encode("ascii").translate(_BASE64URL)
-        exp = json.loads(binascii.a2b_base64(padded, strict_mode=True))["exp"]
-    except (ValueError, TypeError, KeyError, binascii.Error):
-        # Not three segments, non-ASCII, bad base64 or JSON, not an object, no exp.
+        text = binascii.a2b_base64(padded, strict_mode=True).decode().strip(_JSON_SPACE)
+        claims, end = _scan_json(text, 0)  # json.loads without its per-call overhead
+        if end != len(text):
+            return None  # trailing data after the JSON value
+        exp = claims["exp"]
+    except (ValueError, TypeError, KeyError, StopIteration, binascii.Error, RecursionError):
+        # Not three segments, non-ASCII, bad base64, UTF-8 or JSON, JSON nested too
+        # deeply to parse, not an object, no exp.
         return None
     if exp.__class__ is int or (exp.__class__ is float and math.isfinite(exp)):
         return exp

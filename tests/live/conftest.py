@@ -1,8 +1,10 @@
 """Fixtures for modes 2-4: an in-process worker thread, and real worker processes.
 
-Mode 2 uses Celery's CLASSIC pytest fixtures, imported explicitly below: pytest-celery 1.3
-registers its own `celery_worker`, a Docker container (celery/pytest-celery#442), which
-shadows the classic one and fails with DockerException on machines without Docker.
+Mode 2 uses Celery's CLASSIC pytest fixtures from `celery.contrib.pytest`, imported
+explicitly below: pytest-celery 1.3 registers its own `celery_worker`, a Docker container
+(celery/pytest-celery#442), which shadows the classic one and fails with DockerException
+on machines without Docker. The session-scoped classic pair is used, so the worker thread
+starts and stops (about 4 s together) once.
 
 Modes 3 and 4 start one `celery -A config worker` subprocess per stack and per session,
 shared by every test of that stack; each test empties the stack's media folder and token
@@ -20,7 +22,9 @@ import psutil
 import psycopg
 import pytest
 import redis
-from celery.contrib.pytest import celery_app, celery_worker  # classic, not pytest-celery's
+
+# The classic fixtures, session-scoped: one worker thread serves every mode-2 test.
+from celery.contrib.pytest import celery_session_app, celery_session_worker
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -34,7 +38,7 @@ from tests.live.servers import (
 )
 from tests.live.stack import FlowerProcess, LiveStack, ProcessRegistry, wait_for
 
-__all__ = ["celery_app", "celery_worker"]  # re-exported as fixtures for tests/live
+__all__ = ["celery_session_app", "celery_session_worker"]  # fixtures for tests/live
 
 LIVE_DB = "pm_live"
 # Redis database numbers reserved for these tests.
@@ -47,11 +51,14 @@ def celery_config() -> dict:
     """The classic `celery_app` fixture's configuration: an in-memory broker and results."""
     return {
         "broker_url": "memory://",
+        "broker_transport_options": {"polling_interval": 0.05},  # the default is 1 s
         "result_backend": "cache+memory://",
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
         "broker_connection_retry_on_startup": False,
+        # The worker's timer thread sleeps up to this long; stopping the worker waits for it.
+        "worker_timer_precision": 0.1,
     }
 
 

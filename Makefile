@@ -25,6 +25,9 @@ flower: $(STAMP) ## Flower on 127.0.0.1:5555 (backend/flowerconfig.py)
 test: $(STAMP) ## the whole default suite
 	$(BIN)/pytest
 
+test-live: $(STAMP) ## worker modes only (in-process, embedded broker, Redis/PostgreSQL/RabbitMQ); a missing server fails
+	CI=true $(BIN)/pytest -m "inprocess or live" tests/live
+
 bench: $(STAMP) ## benchmarks against named anchors (GNU find, flushexpiredtokens); prints ratios
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
 

@@ -664,3 +664,17 @@ def test_bad_arguments_are_refused_before_anything_is_deleted(
 
 def test_json_summary_is_serializable() -> None:
     assert json.loads(json.dumps(run().as_dict()))["scanned"] == 0
+
+
+def test_factory_tokens_are_simplejwt_signed_and_expires_at_matches_exp() -> None:
+    row = OutstandingTokenFactory(exp=datetime(2026, 2, 22, 1, 59, 59, 999999, tzinfo=UTC))
+    claims = jwt.decode(
+        row.token,
+        api_settings.SIGNING_KEY,
+        algorithms=[api_settings.ALGORITHM],
+        options={"verify_exp": False},
+    )
+    assert claims["exp"] == CUTOFF_TS - 1
+    assert claims["jti"] == row.jti
+    assert claims["user_id"] == str(row.user_id)
+    assert row.expires_at == ONE_S_BEFORE_CUTOFF

@@ -3,8 +3,9 @@
 Mode 2 uses Celery's CLASSIC pytest fixtures from `celery.contrib.pytest`, imported
 explicitly below: pytest-celery 1.3 registers its own `celery_worker`, a Docker container
 (celery/pytest-celery#442), which shadows the classic one and fails with DockerException
-on machines without Docker. The session-scoped classic pair is used, so the worker thread
-starts and stops (about 4 s together) once.
+on machines without Docker. They are function-scoped on purpose: `celery_app` makes its
+TestApp the current app only while the test runs (the session-scoped pair would keep it
+current for the whole session, so every other test's `.delay()` would reach its worker).
 
 Modes 3 and 4 start one `celery -A config worker` subprocess per stack and per session,
 shared by every test of that stack; each test empties the stack's media folder and token
@@ -22,9 +23,7 @@ import psutil
 import psycopg
 import pytest
 import redis
-
-# The classic fixtures, session-scoped: one worker thread serves every mode-2 test.
-from celery.contrib.pytest import celery_session_app, celery_session_worker
+from celery.contrib.pytest import celery_app, celery_worker  # classic, not pytest-celery's
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -38,7 +37,7 @@ from tests.live.servers import (
 )
 from tests.live.stack import FlowerProcess, LiveStack, ProcessRegistry, wait_for
 
-__all__ = ["celery_session_app", "celery_session_worker"]  # fixtures for tests/live
+__all__ = ["celery_app", "celery_worker"]  # re-exported as fixtures for tests/live
 
 LIVE_DB = "pm_live"
 # Redis database numbers reserved for these tests.

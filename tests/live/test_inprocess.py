@@ -1,8 +1,8 @@
 """Mode 2: a Celery worker thread inside the test process runs the tasks sent to it by name.
 
-The classic `celery_session_app` / `celery_session_worker` fixtures (imported in
-conftest.py) give a TestApp with an in-memory broker and result store, and a worker
-thread on it. The worker
+The classic `celery_app` / `celery_worker` fixtures (imported in conftest.py) give a
+TestApp with an in-memory broker and result store, and a worker thread on it. Starting
+and stopping that thread takes about 5 s, so one test covers both tasks. The worker
 thread opens its own database connection, so the rows it must see are committed
 (`transaction=True`): inside a test transaction they would be invisible to it.
 """
@@ -20,33 +20,24 @@ pytestmark = [pytest.mark.inprocess, pytest.mark.timeout(60)]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_thread_runs_the_token_task_against_committed_rows(
-    celery_session_app: Celery, celery_session_worker: TestWorkController
+def test_worker_thread_runs_both_tasks_by_name_against_committed_rows_and_files(
+    celery_app: Celery, celery_worker: TestWorkController, media_root: Path
 ) -> None:
     expired = mint_refresh_token("default", exp=OLD, blacklisted=True)
     kept = mint_refresh_token("default", exp=FAR_FUTURE, blacklisted=True)
-
-    summary = celery_session_app.send_task("clean_blacklisted_tokens").get(
-        timeout=30, interval=0.05
-    )
-
-    assert (summary["scanned"], summary["expired"]) == (2, 1)
-    assert (summary["blacklisted_deleted"], summary["outstanding_deleted"]) == (1, 1)
-    assert not OutstandingToken.objects.filter(pk=expired.pk).exists()
-    assert list(BlacklistedToken.objects.values_list("token__jti", flat=True)) == [kept.jti]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_worker_thread_runs_the_media_task_on_the_configured_root(
-    celery_session_app: Celery, celery_session_worker: TestWorkController, media_root: Path
-) -> None:
     old = file_with_mtime(media_root, "old.png", OLD)
     young = file_with_mtime(media_root, "young.png", FAR_FUTURE)
 
-    result = celery_session_app.send_task("clean_generated_media", kwargs={"dry_run": False})
-    summary = result.get(timeout=30, interval=0.05)
+    tokens = celery_app.send_task("clean_blacklisted_tokens").get(timeout=30, interval=0.05)
+    media = celery_app.send_task("clean_generated_media", kwargs={"dry_run": False})
+    media_summary = media.get(timeout=30, interval=0.05)
 
+    assert (tokens["scanned"], tokens["expired"]) == (2, 1)
+    assert (tokens["blacklisted_deleted"], tokens["outstanding_deleted"]) == (1, 1)
+    assert not OutstandingToken.objects.filter(pk=expired.pk).exists()
+    assert list(BlacklistedToken.objects.values_list("token__jti", flat=True)) == [kept.jti]
     assert not old.exists()
     assert young.exists()
-    assert (summary["deleted"], summary["bytes_freed"], summary["dry_run"]) == (1, 10, False)
-    assert result.state == "SUCCESS"
+    assert (media_summary["deleted"], media_summary["bytes_freed"]) == (1, 10)
+    assert media_summary["dry_run"] is False
+    assert media.state == "SUCCESS"

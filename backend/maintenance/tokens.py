@@ -49,7 +49,9 @@ def read_exp(token: str) -> int | float | None:
     try:
         _header, payload, _signature = token.split(".")
         padded = (payload + "=" * (-len(payload) % 4)).encode("ascii").translate(_BASE64URL)
-        text = binascii.a2b_base64(padded, strict_mode=True).decode().strip(_JSON_SPACE)
+        raw = binascii.a2b_base64(padded, strict_mode=True)
+        # As json.loads(bytes) does: a UTF-8 BOM, UTF-16/32 and lone surrogates are read.
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass").strip(_JSON_SPACE)
         claims, end = _scan_json(text, 0)  # json.loads without its per-call overhead
         if end != len(text):
             return None  # trailing data after the JSON value

@@ -12,7 +12,7 @@ import os
 
 from hypothesis import settings
 
-settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
     "ci", max_examples=300, derandomize=True, database=None, deadline=None, print_blob=True
 )

@@ -7,6 +7,11 @@ deeply; tampered segments; plain text), with `expires_at` agreeing with `exp` or
 blacklists a random subset. The oracle is pyjwt's own `jwt.decode` without signature
 verification, falling back to `expires_at` when it yields no finite numeric `exp`; it
 shares no code with `maintenance.tokens`.
+
+Left out on purpose: a malformed header or signature segment. `read_exp` reads only the
+payload, by design (test_tokens.py: "whatever the signature"), while pyjwt rejects the
+whole token; on such a token the two disagree, and that choice is the token module's.
+Also left out: nesting depths near the recursion limit (see the "deep" shape).
 """
 
 import base64

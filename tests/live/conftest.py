@@ -177,21 +177,27 @@ class LiveStacks:
 
 @pytest.fixture(scope="session")
 def live_stacks(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     live_processes: ProcessRegistry,
     django_db_setup: None,
     django_db_blocker,
 ) -> Iterator[LiveStacks]:
-    """Every stack whose servers answer, plus Flower on the embedded one, all started at once.
+    """Every selected stack whose servers answer, plus Flower on the embedded one, at once.
 
     The processes boot side by side (Python start-up is most of their cost), while this
     process migrates each stack's database.
     """
     builders = {"embedded": _embedded, "servers": _servers, "rabbitmq": _rabbitmq}
+    selected = {"embedded"} | {  # Flower watches the embedded stack
+        item.callspec.params["live_stack"]
+        for item in request.session.items
+        if "live_stack" in getattr(getattr(item, "callspec", None), "params", {})
+    }
     running: dict[str, LiveStack] = {}
     try:
         for name, build in builders.items():
-            if all(is_reachable(url) for _server, url in NEEDS[name]):
+            if name in selected and all(is_reachable(url) for _server, url in NEEDS[name]):
                 running[name] = build(tmp_path_factory.mktemp(f"live-{name}"))
                 running[name].launch_worker(live_processes)
         flower = running["embedded"].launch_flower(live_processes)

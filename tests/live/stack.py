@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import psutil
 from celery import Celery
 from django.conf import settings
 from django.core.management import call_command
@@ -54,11 +55,13 @@ class ProcessRegistry:
     def __init__(self) -> None:
         self.started: list[subprocess.Popen] = []
 
-    def start(self, argv: list[str], *, env: Mapping[str, str], log: Path) -> subprocess.Popen:
+    def start(
+        self, argv: list[str], *, env: Mapping[str, str], log: Path, cwd: Path = BACKEND_DIR
+    ) -> subprocess.Popen:
         with log.open("ab") as out:
             process = subprocess.Popen(
                 argv,
-                cwd=BACKEND_DIR,
+                cwd=cwd,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -105,18 +108,17 @@ class ProcessRegistry:
         _signal_group(process, signal.SIGKILL)  # anything the leader left in its group
 
     def survivors(self) -> list[int]:
-        """Pids of started processes, or members of their groups, that are still alive."""
-        alive = []
-        for process in self.started:
-            if process.poll() is None:
-                alive.append(process.pid)
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                continue
-            except PermissionError:  # pragma: no cover - a reused pgid owned by someone else
-                continue
-            alive.append(-process.pid)
+        """Pids of started processes, and of members of their groups, still alive (not zombies)."""
+        groups = {process.pid for process in self.started}
+        alive = [process.pid for process in self.started if process.poll() is None]
+        for candidate in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                if (
+                    candidate.pid not in alive
+                    and os.getpgid(candidate.pid) in groups
+                    and candidate.status() != psutil.STATUS_ZOMBIE
+                ):
+                    alive.append(candidate.pid)
         return alive
 
 

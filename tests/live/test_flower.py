@@ -158,7 +158,7 @@ def flowerconfig(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
         "no-password",
     ],
 )
-def test_exposure_rule(
+def test_flower_is_refused_only_when_reachable_from_outside_without_auth(
     flowerconfig: ModuleType,
     address: str,
     basic_auth: list[str] | None,

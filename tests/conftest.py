@@ -17,3 +17,11 @@ settings.register_profile(
     "ci", max_examples=300, derandomize=True, database=None, deadline=None, print_blob=True
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_report_header() -> str:
+    active = settings.default
+    return (
+        f"hypothesis profile: {os.environ.get('HYPOTHESIS_PROFILE', 'dev')} "
+        f"(max_examples={active.max_examples}, derandomize={active.derandomize})"
+    )

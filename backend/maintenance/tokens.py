@@ -51,7 +51,9 @@ def read_exp(token: str) -> int | float | None:
         padded = (payload + "=" * (-len(payload) % 4)).encode("ascii").translate(_BASE64URL)
         raw = binascii.a2b_base64(padded, strict_mode=True)
         # As json.loads(bytes) does: a UTF-8 BOM, UTF-16/32 and lone surrogates are read.
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass").strip(_JSON_SPACE)
+        # (Skipping the detection for the usual '{' + non-NUL start saves a call per token.)
+        encoding = "utf-8" if raw[:1] == b"{" and raw[1:2] != b"\0" else json.detect_encoding(raw)
+        text = raw.decode(encoding, "surrogatepass").strip(_JSON_SPACE)
         claims, end = _scan_json(text, 0)  # json.loads without its per-call overhead
         if end != len(text):
             return None  # trailing data after the JSON value
@@ -165,15 +167,21 @@ def _delete_batch(ids: Sequence[int], summary: TokenCleanupSummary, using: str) 
 
 
 def _delete_where_in(model: type[Model], column: str, ids: Sequence[int], using: str) -> int:
-    """Run `DELETE FROM <model's table> WHERE <column> IN ids`; return the deleted count."""
+    """Run `DELETE FROM <model's table> WHERE <column> IN ids`; return the deleted count.
+
+    The ids are written into the SQL as integer literals, not bound as a thousand
+    parameters: they are integers read from the primary key (and `int()` makes sure),
+    and psycopg would otherwise re-parse a thousand placeholders in Python for every
+    statement, which costs more than the DELETE itself.
+    """
     connection = connections[using]
     table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(column)
     deleted = 0
     with connection.cursor() as cursor:
         for chunk in _chunks(ids, using):
-            placeholders = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({placeholders})", chunk)
+            literals = ", ".join(str(int(pk)) for pk in chunk)
+            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({literals})")
             deleted += cursor.rowcount
     return deleted
 

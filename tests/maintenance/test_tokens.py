@@ -110,6 +110,8 @@ def with_payload(raw: bytes) -> str:
         (lambda: pyjwt_token({"exp": -1}), -1),
         (lambda: with_payload(b'{"exp": 10000000000000000000000}'), 10**22),
         (lambda: with_payload(b' {"exp":1771725600} '), CUTOFF_TS),
+        (lambda: with_payload('{"exp": 1771725600}'.encode("utf-16-le")), CUTOFF_TS),
+        (lambda: with_payload('{"exp": 1771725600}'.encode("utf-8-sig")), CUTOFF_TS),
     ],
     ids=[
         "simplejwt-key-hs256",
@@ -120,6 +122,8 @@ def with_payload(raw: bytes) -> str:
         "negative",
         "huge-int",
         "json-with-spaces",
+        "utf-16-json",
+        "utf-8-bom-json",
     ],
 )
 def test_read_exp_returns_the_payload_exp_whatever_the_signature(

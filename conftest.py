@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from pytest_django.fixtures import Settings
 
 from config.logs import configure_logging
@@ -10,8 +11,13 @@ from config.logs import configure_logging
 
 @pytest.fixture(scope="session", autouse=True)
 def _logs_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Keep test runs from writing into backend/logs."""
+    """Keep test runs from writing into backend/logs.
+
+    `settings.LOG_DIR` changes too: a worker started in-process reconfigures logging
+    from the settings (config.celery's `setup_logging` receiver).
+    """
     log_dir = tmp_path_factory.mktemp("logs")
+    django_settings.LOG_DIR = log_dir
     configure_logging(log_dir=log_dir, level="DEBUG", json_logs=False)
     return log_dir
 

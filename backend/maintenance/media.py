@@ -306,7 +306,11 @@ class _Sweep:
                 return True
             except OSError as exc:
                 if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                    return False  # something was written into it during the run
+                    logger.info(
+                        "keeping {}: new entries appeared in it during the run",
+                        printable(done.path),
+                    )
+                    return False
                 self._error("cannot remove directory", done.path, exc)
                 return False
             logger.debug("removed directory {}", printable(done.path))

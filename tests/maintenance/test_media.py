@@ -437,9 +437,10 @@ def test_other_kinds_are_skipped_counted_and_never_opened(
     monkeypatch: pytest.MonkeyPatch,
     kind: int,
 ) -> None:
-    special = root / "special"
+    special = root / "old-dir" / "special"
     fs.create_file(special, st_mode=kind | 0o644)
     age_entry(special, timedelta(days=60))
+    age_entry(root / "old-dir", OLD)
     opened: list[object] = []
     real_open = media.os.open
     monkeypatch.setattr(
@@ -449,24 +450,35 @@ def test_other_kinds_are_skipped_counted_and_never_opened(
     summary = clean()
 
     assert stat.S_IFMT(os.lstat(special).st_mode) == kind
-    assert opened == [str(ROOT)]  # the root only; the special file never
-    assert f"INFO skipping {ROOT}/special: not a regular file, symlink or directory" in media_log
-    assert counts(summary) == expected(scanned=1, skipped=1)
+    assert opened == [str(ROOT), "old-dir"]  # the root and the folder; the special file never
+    assert media_log == [
+        f"INFO skipping {ROOT}/old-dir/special: not a regular file, symlink or directory",
+        f"INFO clean_generated_media summary: {summary.as_dict()}",
+    ]  # and its old folder, not empty, is not even tried
+    assert counts(summary) == expected(scanned=2, skipped=1)
 
 
 def test_a_mount_point_is_not_crossed(
-    fs: FakeFilesystem, root: Path, make_media_file: MakeFile, media_log: list[str]
+    fs: FakeFilesystem,
+    root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    media_log: list[str],
 ) -> None:
-    fs.add_mount_point(str(ROOT / "mnt"))
-    inside_mount = make_media_file(ROOT / "mnt" / "old.png", age=OLD)
+    fs.add_mount_point(str(ROOT / "old" / "mnt"))
+    inside_mount = make_media_file(ROOT / "old" / "mnt" / "old.png", age=OLD)
+    age_entry(ROOT / "old", OLD)
     beside = make_media_file(ROOT / "old.png", age=OLD)
 
     summary = clean()
 
     assert inside_mount.exists()
     assert not beside.exists()
-    assert f"WARNING skipping {ROOT}/mnt: another filesystem is mounted there" in media_log
-    assert counts(summary) == expected(scanned=2, deleted=1, bytes_freed=10, skipped=1)
+    assert media_log == [
+        f"WARNING skipping {ROOT}/old/mnt: another filesystem is mounted there",
+        f"INFO clean_generated_media summary: {summary.as_dict()}",
+    ]  # and its old parent, not empty, is not even tried
+    assert counts(summary) == expected(scanned=3, deleted=1, bytes_freed=10, skipped=1)
 
 
 # --- Errors ----------------------------------------------------------------------------

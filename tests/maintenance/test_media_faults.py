@@ -58,6 +58,15 @@ def warnings(log: list[str]) -> list[str]:
     return [line for line in log if line.startswith("WARNING")]
 
 
+def notices(log: list[str]) -> list[str]:
+    """WARNING and INFO lines but the summary: what an operator would read about items."""
+    return [
+        line
+        for line in log
+        if line.startswith(("WARNING", "INFO")) and "clean_generated_media summary" not in line
+    ]
+
+
 # --- Permissions (pyfakefs as a non-root user, so permission bits count) ----------------
 
 
@@ -72,8 +81,11 @@ def test_directory_that_cannot_be_opened_is_one_error_and_the_rest_still_goes(
 
     Injected: as root the kernel ignores the bits, and pyfakefs answers ENOTDIR here.
     """
-    locked_files = [make_media_file(media_root / "locked" / f"{n}.png", age=OLD) for n in range(2)]
-    age_entry(media_root / "locked", OLD)
+    locked_files = [
+        make_media_file(media_root / "outer" / "locked" / f"{n}.png", age=OLD) for n in range(2)
+    ]
+    age_entry(media_root / "outer" / "locked", OLD)
+    age_entry(media_root / "outer", OLD)  # stays: it still holds the locked folder
     others = [make_media_file(media_root / "open" / f"{n}.png", age=OLD) for n in range(2)]
     real_open = media.os.open
 
@@ -88,9 +100,11 @@ def test_directory_that_cannot_be_opened_is_one_error_and_the_rest_still_goes(
 
     assert all(path.exists() for path in locked_files)
     assert not any(path.exists() for path in others)
-    assert (media_root / "locked").is_dir()
-    assert warnings(media_log) == [f"WARNING cannot open {media_root}/locked: Permission denied"]
-    assert counts(summary) == numbers(scanned=4, deleted=2, bytes_freed=20, errors=1)
+    assert (media_root / "outer" / "locked").is_dir()
+    assert notices(media_log) == [
+        f"WARNING cannot open {media_root}/outer/locked: Permission denied"
+    ]
+    assert counts(summary) == numbers(scanned=5, deleted=2, bytes_freed=20, errors=1)
 
 
 @as_non_root
@@ -132,12 +146,14 @@ def test_unreadable_root_means_the_run_cannot_run(fs: FakeFilesystem) -> None:
 def test_unlink_failure_is_counted_logged_and_the_run_continues(
     media_root: Path,
     make_media_file: MakeFile,
+    age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
     media_log: list[str],
     code: int,
 ) -> None:
     stuck = make_media_file(media_root / "b" / "stuck.png", age=OLD)
     others = [make_media_file(media_root / name, age=OLD) for name in ("a.png", "b/c.png", "d.png")]
+    age_entry(media_root / "b", OLD)  # stays: it still holds the stuck file
     real_unlink = media.os.unlink
 
     def unlink(name: str, *, dir_fd: int) -> None:
@@ -151,17 +167,19 @@ def test_unlink_failure_is_counted_logged_and_the_run_continues(
 
     assert stuck.exists()
     assert not any(path.exists() for path in others)
-    assert warnings(media_log) == [f"WARNING cannot delete {stuck}: {os.strerror(code)}"]
+    assert notices(media_log) == [f"WARNING cannot delete {stuck}: {os.strerror(code)}"]
     assert counts(summary) == numbers(scanned=5, deleted=3, bytes_freed=30, errors=1)
 
 
 def test_stat_failure_on_one_entry_is_counted_and_the_rest_still_goes(
     media_root: Path,
     make_media_file: MakeFile,
+    age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
     media_log: list[str],
 ) -> None:
-    unstatable = make_media_file(media_root / "eio.png", age=OLD)
+    unstatable = make_media_file(media_root / "d" / "eio.png", age=OLD)
+    age_entry(media_root / "d", OLD)  # stays: it still holds the unreadable entry
     other = make_media_file(media_root / "other.png", age=OLD)
     real_scandir = media.os.scandir
 
@@ -179,9 +197,10 @@ def test_stat_failure_on_one_entry_is_counted_and_the_rest_still_goes(
     summary = clean(media_root)
 
     assert unstatable.exists()
+    assert (media_root / "d").is_dir()
     assert not other.exists()
-    assert warnings(media_log) == [f"WARNING cannot stat {unstatable}: Input/output error"]
-    assert counts(summary) == numbers(scanned=1, deleted=1, bytes_freed=10, errors=1)
+    assert notices(media_log) == [f"WARNING cannot stat {unstatable}: Input/output error"]
+    assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10, errors=1)
 
 
 def test_subdirectory_that_cannot_be_listed_is_one_error_and_is_not_removed(
@@ -254,20 +273,22 @@ def test_entry_that_vanishes_between_listing_and_stat_is_not_an_error(
     assert counts(summary) == numbers(scanned=1, deleted=1, bytes_freed=10)
 
 
-def test_directory_that_vanishes_before_descent_is_not_an_error(
+def test_directory_that_vanishes_before_descent_is_not_an_error_and_frees_its_parent(
     media_root: Path,
     make_media_file: MakeFile,
+    age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
     media_log: list[str],
 ) -> None:
-    make_media_file(media_root / "gone" / "old.png", age=OLD)
+    make_media_file(media_root / "parent" / "gone" / "old.png", age=OLD)
+    age_entry(media_root / "parent", OLD)
     other = make_media_file(media_root / "other.png", age=OLD)
     real_open = media.os.open
 
     def open_after_someone_removed_it(name: str, flags: int, **kwargs: int) -> int:
         if name == "gone":
-            (media_root / "gone" / "old.png").unlink()
-            (media_root / "gone").rmdir()
+            (media_root / "parent" / "gone" / "old.png").unlink()
+            (media_root / "parent" / "gone").rmdir()
         return real_open(name, flags, **kwargs)
 
     monkeypatch.setattr(media.os, "open", open_after_someone_removed_it)
@@ -276,8 +297,8 @@ def test_directory_that_vanishes_before_descent_is_not_an_error(
 
     assert sorted(os.listdir(media_root)) == []
     assert not other.exists()
-    assert warnings(media_log) == []
-    assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10)
+    assert notices(media_log) == []
+    assert counts(summary) == numbers(scanned=3, deleted=1, bytes_freed=10, dirs_removed=1)
 
 
 @pytest.mark.parametrize(
@@ -349,7 +370,9 @@ def test_directory_written_into_during_the_run_stays_without_an_error(
     summary = clean(media_root)
 
     assert (media_root / "busy" / "new.png").read_bytes() == b"fresh"
-    assert warnings(media_log) == []
+    assert notices(media_log) == [
+        f"INFO keeping {media_root}/busy: new entries appeared in it during the run"
+    ]
     assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10)
 
 

@@ -118,6 +118,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,
     }
+    # kombu's transport with whole-or-nothing sends: a full disk fails `celery call`
+    # instead of leaving a truncated message that stops the worker (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 if CELERY_RESULT_BACKEND.startswith("db+sqlite:///"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 CELERY_TIMEZONE = "UTC"
@@ -147,6 +150,9 @@ TOKEN_CLEANUP_BATCH_SIZE = env_int("TOKEN_CLEANUP_BATCH_SIZE", 5000, minimum=1)
 # Run history (maintenance.models.MaintenanceRun): rows older than this many days are
 # pruned at the end of each run; the last success of each task is always kept.
 MAINTENANCE_HISTORY_DAYS = env_int("MAINTENANCE_HISTORY_DAYS", 90, minimum=1)
+# A task that meets a database error retries up to 3 times, after up to this many
+# seconds, then twice and four times as long (maintenance/tasks.py); 0: at once.
+MAINTENANCE_RETRY_BACKOFF_S = env_int("MAINTENANCE_RETRY_BACKOFF_S", 5)
 
 # --- Logging (loguru) ---------------------------------------------------------
 # Django's dictConfig is off; config/logs.py routes stdlib logging into loguru.

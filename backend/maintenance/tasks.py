@@ -11,6 +11,7 @@ connection) is retried with exponential backoff, a bounded number of times.
 """
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from maintenance import runs
@@ -20,7 +21,11 @@ RELIABLE = {
     "reject_on_worker_lost": True,
     "autoretry_for": (OperationalError, InterfaceError),
     "max_retries": 3,
-    "retry_backoff": 5,  # seconds: 5, 10, 20 (with jitter)
+    # MAINTENANCE_RETRY_BACKOFF_S (default 5): retries after up to 5, 10, 20 s (full
+    # jitter). 0 retries at once: with no backoff Celery would fall back to
+    # default_retry_delay (3 minutes), so that is set from the same value.
+    "retry_backoff": settings.MAINTENANCE_RETRY_BACKOFF_S,
+    "default_retry_delay": settings.MAINTENANCE_RETRY_BACKOFF_S,
     "retry_backoff_max": 300,
     "retry_jitter": True,
 }

@@ -39,9 +39,12 @@ from tests.live.stack import FlowerProcess, LiveStack, ProcessRegistry, wait_for
 
 __all__ = ["celery_app", "celery_worker"]  # re-exported as fixtures for tests/live
 
-LIVE_DB = "pm_live"
+# Two test sessions on one machine at once (e.g. two checkouts) must not share these:
+# each can name its own database and first Redis database number.
+LIVE_DB = os.environ.get("LIVE_POSTGRES_DB") or "pm_live"
 # Redis database numbers reserved for these tests.
-REDIS_BROKER_DB, REDIS_RESULTS_DB, REDIS_AMQP_RESULTS_DB = 10, 11, 12
+_REDIS_BASE = int(os.environ.get("LIVE_REDIS_DB_BASE") or 10)
+REDIS_BROKER_DB, REDIS_RESULTS_DB, REDIS_AMQP_RESULTS_DB = range(_REDIS_BASE, _REDIS_BASE + 3)
 
 
 # --- mode 2: in-process worker thread ---------------------------------------------------

@@ -1,0 +1,386 @@
+"""Faults with real worker processes: concurrent runs, killed runs, and unreachable servers.
+
+The token scenarios run on Redis + PostgreSQL (mode 4) with two extra prefork workers
+(one pool child each, prefetch 1) that consume a queue of their own and clean in
+batches of TOKEN_CLEANUP_BATCH_SIZE=10, so a run over a few thousand tokens takes long
+enough to overlap another run, or to be killed in the middle.
+"""
+
+import os
+import resource
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+import redis
+from celery.result import AsyncResult
+from django.db import OperationalError
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+from maintenance import tasks
+from maintenance.models import MaintenanceRun
+from tests.live.conftest import (
+    FAR_FUTURE,
+    LIVE_DB,
+    LIVE_REDIS_URL,
+    OLD,
+    REDIS_BROKER_DB,
+    LiveStacks,
+    file_with_mtime,
+)
+from tests.live.faults_support import (
+    FaultWorker,
+    TokenTable,
+    launch_fault_worker,
+    orphan_blacklist_rows,
+    received_count,
+    seed_token_table,
+    surviving_rows,
+    wait_ready,
+)
+from tests.live.servers import LIVE_POSTGRES_URL, require_server
+from tests.live.stack import BACKEND_DIR, CELERY, LiveStack, ProcessRegistry, free_port, wait_for
+
+pytestmark = [pytest.mark.live, pytest.mark.faults, pytest.mark.timeout(90)]
+
+EMBEDDED = pytest.param("embedded", id="embedded-broker")
+SERVERS = pytest.param("servers", marks=pytest.mark.servers, id="redis+postgres")
+RABBITMQ = pytest.param("rabbitmq", marks=pytest.mark.servers, id="rabbitmq")
+
+TOKENS_QUEUE = "pm-faults-tokens"
+NO_DATABASE_QUEUE = "pm-faults-nodb"
+TOKEN_COUNT = 3000
+BATCH_SIZE = 10
+RESULT_TIMEOUT_S = 60
+
+
+@dataclass
+class TokenWorkers:
+    """Two prefork workers on the servers stack's broker, consuming TOKENS_QUEUE."""
+
+    stack: LiveStack
+    processes: ProcessRegistry
+    root: Path
+    workers: list[FaultWorker]
+    started: int = 0
+
+    def launch(self) -> FaultWorker:
+        self.started += 1
+        return launch_fault_worker(
+            self.stack,
+            self.processes,
+            self.root,
+            name=f"tokens{self.started}",
+            queue=TOKENS_QUEUE,
+            pool="prefork",
+            env={"TOKEN_CLEANUP_BATCH_SIZE": str(BATCH_SIZE)},
+        )
+
+    def by_node(self, node: str) -> FaultWorker:
+        return next(worker for worker in self.workers if worker.node == node)
+
+    def replace(self, dead: FaultWorker) -> FaultWorker:
+        """Start a fresh worker in place of `dead` (already killed) and wait for it."""
+        fresh = self.launch()
+        self.workers[self.workers.index(dead)] = fresh
+        wait_ready(self.stack, fresh)
+        return fresh
+
+
+def _servers_stack(live_stacks: LiveStacks) -> LiveStack:
+    require_server("Redis", LIVE_REDIS_URL)
+    require_server("PostgreSQL", LIVE_POSTGRES_URL)
+    return live_stacks.running["servers"]
+
+
+@pytest.fixture(scope="module")
+def token_workers(
+    live_stacks: LiveStacks,
+    live_processes: ProcessRegistry,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TokenWorkers]:
+    stack = _servers_stack(live_stacks)
+    pair = TokenWorkers(stack, live_processes, tmp_path_factory.mktemp("faults"), [])
+    pair.workers = [pair.launch(), pair.launch()]
+    wait_ready(stack, *pair.workers)
+    yield pair
+    for worker in pair.workers:
+        live_processes.terminate(worker.process)
+
+
+@pytest.fixture
+def token_table(live_stack: LiveStack, django_db_blocker) -> TokenTable:
+    """TOKEN_COUNT tokens in the servers stack's PostgreSQL database (emptied first),
+    and an empty run history."""
+    with django_db_blocker.unblock():
+        MaintenanceRun.objects.using(live_stack.alias).all().delete()
+        return seed_token_table(
+            live_stack.alias, count=TOKEN_COUNT, expired_exp=OLD, kept_exp=FAR_FUTURE
+        )
+
+
+def _assert_one_clean_run(alias: str, table: TokenTable) -> None:
+    outstanding, blacklisted = surviving_rows(alias)
+    assert outstanding == table.kept_ids
+    assert blacklisted == table.blacklisted_ids & table.kept_ids
+    assert orphan_blacklist_rows(alias) == 0
+
+
+def _runs_of(alias: str, task: str) -> list[MaintenanceRun]:
+    return list(MaintenanceRun.objects.using(alias).filter(task=task).order_by("started_at"))
+
+
+def _send_tokens_task(stack: LiveStack, queue: str = TOKENS_QUEUE) -> AsyncResult:
+    client = stack.client()
+    try:
+        return client.send_task("clean_blacklisted_tokens", queue=queue)
+    finally:
+        client.close()
+
+
+def _deleted_some(alias: str) -> bool:
+    """At least one batch was committed, and the run is not over yet."""
+    left = OutstandingToken.objects.using(alias).count()
+    return TOKEN_COUNT - left >= 5 * BATCH_SIZE and left > TOKEN_COUNT // 2 + 10 * BATCH_SIZE
+
+
+# --- two runs at once ----------------------------------------------------------------------
+@pytest.mark.parametrize("live_stack", [SERVERS], indirect=True)
+def test_two_workers_running_the_token_task_at_once_end_as_one_clean_run(
+    live_stack: LiveStack, token_workers: TokenWorkers, token_table: TokenTable, django_db_blocker
+) -> None:
+    first = _send_tokens_task(live_stack)
+    second = _send_tokens_task(live_stack)
+
+    summaries = [result.get(timeout=RESULT_TIMEOUT_S, interval=0.05) for result in (first, second)]
+
+    # Each worker took one message (prefetch 1 with acks_late), and the two runs overlapped.
+    assert {first.worker, second.worker} == {worker.node for worker in token_workers.workers}
+    with django_db_blocker.unblock():
+        runs = _runs_of(live_stack.alias, "clean_blacklisted_tokens")
+        _assert_one_clean_run(live_stack.alias, token_table)
+    assert [run.outcome for run in runs] == ["ok", "ok"]
+    assert runs[1].started_at < runs[0].finished_at, "the two runs did not overlap"
+    # Each read every kept row once, and skipped what the other had already deleted;
+    # the rows each deleted add up to one clean run's.
+    for summary in summaries:
+        assert summary["scanned"] - summary["expired"] == len(token_table.kept_ids)
+        assert summary["completed"] is True
+        assert summary["outstanding_deleted"] > 0, "one run did all the work: no interleaving"
+    assert sum(s["outstanding_deleted"] for s in summaries) == len(token_table.expired_ids)
+    assert sum(s["blacklisted_deleted"] for s in summaries) == token_table.expired_blacklisted
+
+
+# --- a killed run --------------------------------------------------------------------------
+@pytest.mark.parametrize("live_stack", [SERVERS], indirect=True)
+def test_pool_process_killed_mid_run_is_redelivered_and_the_rerun_finishes_the_job(
+    live_stack: LiveStack, token_workers: TokenWorkers, token_table: TokenTable, django_db_blocker
+) -> None:
+    result = _send_tokens_task(live_stack)
+    with django_db_blocker.unblock():
+        wait_for(
+            lambda: _deleted_some(live_stack.alias), timeout_s=30, what="the run to be mid-way"
+        )
+    started = result.info  # STARTED state (task_track_started): the pool child's pid
+    victim = psutil.Process(started["pid"])
+    worker = token_workers.by_node(started["hostname"])
+    assert victim in worker.pool_children()
+
+    victim.send_signal(signal.SIGKILL)
+    summary = result.get(timeout=RESULT_TIMEOUT_S, interval=0.05)
+
+    # acks_late + reject_on_worker_lost: the parent requeued the message, and the same
+    # task id ran again to the end; the killed attempt committed the batches before it.
+    assert result.state == "SUCCESS"
+    assert summary["completed"] is True
+    assert 0 < summary["outstanding_deleted"] < len(token_table.expired_ids)
+    logs = "".join(w.log_text() for w in token_workers.workers)
+    assert "exited with 'signal 9 (SIGKILL)'" in logs
+    assert received_count(logs, result.id) == 2
+    with django_db_blocker.unblock():
+        _assert_one_clean_run(live_stack.alias, token_table)
+        runs = _runs_of(live_stack.alias, "clean_blacklisted_tokens")
+    assert [run.outcome for run in runs] == ["ok"]  # the killed attempt wrote no row
+    assert runs[0].summary == summary
+
+
+@pytest.mark.parametrize("live_stack", [SERVERS], indirect=True)
+def test_whole_worker_killed_mid_run_then_a_fresh_worker_reruns_to_one_clean_run(
+    live_stack: LiveStack, token_workers: TokenWorkers, token_table: TokenTable, django_db_blocker
+) -> None:
+    killed = _send_tokens_task(live_stack)
+    with django_db_blocker.unblock():
+        wait_for(
+            lambda: _deleted_some(live_stack.alias), timeout_s=30, what="the run to be mid-way"
+        )
+    worker = token_workers.by_node(killed.info["hostname"])
+    os.killpg(worker.process.pid, signal.SIGKILL)  # the parent and its pool child at once
+    worker.process.wait(10)
+    with django_db_blocker.unblock():
+        left_after_kill = surviving_rows(live_stack.alias)
+    # Nobody is left to requeue it: on Redis the message stays unacknowledged and is
+    # restored after the visibility timeout (1 h by default), not lost.
+    with redis.Redis.from_url(f"{LIVE_REDIS_URL}/{REDIS_BROKER_DB}") as broker:
+        assert killed.id in broker.hget("unacked", _unacked_tag(broker, killed.id)).decode()
+        broker.hdel("unacked", _unacked_tag(broker, killed.id))  # not for a later test
+    assert killed.state == "STARTED"
+
+    token_workers.replace(worker)
+    rerun = _send_tokens_task(live_stack).get(timeout=RESULT_TIMEOUT_S, interval=0.05)
+
+    assert rerun["completed"] is True
+    assert rerun["outstanding_deleted"] == len(left_after_kill[0]) - len(token_table.kept_ids)
+    assert 0 < rerun["outstanding_deleted"] < len(token_table.expired_ids)
+    with django_db_blocker.unblock():
+        _assert_one_clean_run(live_stack.alias, token_table)
+
+
+def _unacked_tag(broker: redis.Redis, task_id: str) -> bytes:
+    """The delivery tag under which kombu keeps the unacknowledged message of `task_id`."""
+    for tag, message in broker.hgetall("unacked").items():
+        if task_id.encode() in message:
+            return tag
+    raise AssertionError(f"no unacknowledged message for {task_id}")
+
+
+# --- the broker unreachable when `celery call` runs ----------------------------------------
+def _celery_call(env: dict[str, str], **limits: int) -> subprocess.CompletedProcess:
+    def set_limits() -> None:
+        for name, value in limits.items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+
+    return subprocess.run(
+        [CELERY, "-A", "config", "call", "clean_generated_media"],
+        cwd=BACKEND_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,  # a CLI that keeps retrying fails here instead of hanging the suite
+        check=False,
+        preexec_fn=set_limits if limits else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("live_stack", "url", "error"),
+    [
+        pytest.param(
+            "servers",
+            "redis://127.0.0.1:{port}/0",
+            "Error 111 connecting to 127.0.0.1:{port}. Connection refused.",
+            marks=pytest.mark.servers,
+            id="redis",
+        ),
+        pytest.param(
+            "rabbitmq",
+            "amqp://guest:guest@127.0.0.1:{port}//",
+            "[Errno 111] Connection refused",
+            marks=pytest.mark.servers,
+            id="rabbitmq",
+        ),
+    ],
+    indirect=["live_stack"],
+)
+def test_celery_call_with_the_broker_unreachable_exits_nonzero_and_sends_nothing(
+    live_stack: LiveStack, url: str, error: str, django_db_blocker
+) -> None:
+    old = file_with_mtime(live_stack.media_root, "old.png", OLD)
+    port = free_port()
+    with django_db_blocker.unblock():
+        runs_before = len(_runs_of(live_stack.alias, "clean_generated_media"))
+
+    done = _celery_call({**live_stack.env, "CELERY_BROKER_URL": url.format(port=port)})
+
+    assert done.returncode == 1
+    assert done.stdout == ""  # no task id: nothing claims to have been sent
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line == f"kombu.exceptions.OperationalError: {error.format(port=port)}"
+    assert old.exists()
+    # The real broker got nothing: the next message it carries is the only one to run.
+    client = live_stack.client()
+    client.send_task("clean_generated_media").get(timeout=RESULT_TIMEOUT_S, interval=0.05)
+    client.close()
+    assert not old.exists()
+    with django_db_blocker.unblock():
+        assert len(_runs_of(live_stack.alias, "clean_generated_media")) == runs_before + 1
+
+
+@pytest.mark.parametrize("live_stack", [EMBEDDED], indirect=True)
+def test_celery_call_on_a_full_disk_fails_and_leaves_no_partial_message_in_the_queue(
+    live_stack: LiveStack, tmp_path: Path
+) -> None:
+    # A file size limit makes the message write stop part-way, as a full disk does.
+    # kombu's own filesystem transport ignored the short write, printed a task id, and
+    # left a truncated file that stopped the next worker (config/broker.py).
+    broker = tmp_path / "broker"
+    env = {**live_stack.env, "CELERY_BROKER_FOLDER": str(broker), "LOG_DIR": str(tmp_path)}
+
+    done = _celery_call(env, RLIMIT_FSIZE=512)  # a message is about 900 bytes
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line == (
+        "kombu.exceptions.OperationalError: "
+        f"cannot write a message to {broker / 'queue'}: File too large"
+    )
+    assert sorted(os.listdir(broker / "queue")) == []  # neither a message nor a partial file
+
+
+# --- the database unreachable when the task starts ----------------------------------------
+@pytest.fixture(scope="module")
+def no_database_worker(
+    live_stacks: LiveStacks,
+    live_processes: ProcessRegistry,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[FaultWorker]:
+    """A worker whose DATABASE_URL names a PostgreSQL port nothing listens on."""
+    stack = _servers_stack(live_stacks)
+    worker = launch_fault_worker(
+        stack,
+        live_processes,
+        tmp_path_factory.mktemp("faults-nodb"),
+        name="nodb",
+        queue=NO_DATABASE_QUEUE,
+        pool="solo",
+        env={
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/{LIVE_DB}",
+            "MAINTENANCE_RETRY_BACKOFF_S": "0",  # retry at once, not after 5, 10, 20 s
+        },
+    )
+    wait_ready(stack, worker)
+    yield worker
+    live_processes.terminate(worker.process)
+
+
+@pytest.mark.parametrize("live_stack", [SERVERS], indirect=True)
+def test_task_with_the_database_unreachable_retries_three_times_then_fails_clearly(
+    live_stack: LiveStack, no_database_worker: FaultWorker
+) -> None:
+    result = _send_tokens_task(live_stack, queue=NO_DATABASE_QUEUE)
+
+    wait_for(lambda: result.ready(), timeout_s=RESULT_TIMEOUT_S, what="the task to give up")
+
+    assert result.state == "FAILURE"
+    assert isinstance(result.result, OperationalError)
+    assert "Connection refused" in str(result.result)
+    assert result.retries == 3  # max_retries: four attempts in all
+    log = no_database_worker.log_text()
+    task = f"clean_blacklisted_tokens[{result.id}]"
+    assert log.count(f"Task {task} retry: Retry in 0s: OperationalError(") == 3
+    error_lines = [line for line in log.splitlines() if f"Task {task} raised unexpected" in line]
+    assert len(error_lines) == 1
+    assert "| ERROR" in error_lines[0]
+    assert "OperationalError(" in error_lines[0]
+    # Each attempt also failed to write its history row, and said so.
+    assert log.count("could not write the run history of clean_blacklisted_tokens") == 4
+
+
+def test_database_errors_are_retried_after_5_10_and_20_seconds_by_default() -> None:
+    for task in (tasks.clean_blacklisted_tokens, tasks.clean_generated_media):
+        assert (task.max_retries, task.retry_backoff, task.default_retry_delay) == (3, 5, 5)
+        assert task.autoretry_for == (OperationalError, tasks.InterfaceError)

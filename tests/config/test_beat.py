@@ -23,6 +23,7 @@ import pytest
 from celery.beat import PersistentScheduler
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
+from kombu import Connection
 from kombu.simple import SimpleQueue
 
 from config.celery import BEAT_EXPIRES_S, app
@@ -53,10 +54,22 @@ def sent(task: str, at: datetime) -> Sent:
     return Sent(at=at, task=task, expires=at + timedelta(seconds=BEAT_EXPIRES_S))
 
 
+def _memory_connection() -> Connection:
+    """A connection to kombu's in-memory broker, private to this process.
+
+    The transport is named: the app's `broker_transport` (settings.py sets the embedded
+    broker's, config/broker.py) would otherwise win over the URL's scheme, and beat would
+    publish into the shared backend/var/broker folder, where another test process, or a
+    developer's worker, takes the messages.
+    """
+    return app.connection_for_write("memory://", transport="memory")
+
+
 @pytest.fixture
 def broker() -> Iterator[SimpleQueue]:
     """The default task queue on kombu's in-memory broker, empty before and after."""
-    with app.connection_for_write("memory://") as connection:
+    with _memory_connection() as connection:
+        assert connection.transport.driver_type == "memory", "beat must not reach a shared broker"
         queue = connection.SimpleQueue(app.conf.task_default_queue)
         queue.clear()
         try:
@@ -74,7 +87,7 @@ class Beat:
         self.frozen = frozen
         self.queue = queue
         self.scheduler = PersistentScheduler(app=app, schedule_filename=str(schedule_file))
-        self.scheduler.connection = app.connection_for_write("memory://")
+        self.scheduler.connection = _memory_connection()
         self.now = datetime.now(UTC)
 
     def run(self, *, until: datetime, step: timedelta | None = None) -> list[Sent]:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
@@ -44,6 +45,9 @@ def run_token_cleanup(*, dry_run: bool) -> TokenCleanupSummary:
             margin=timedelta(days=settings.TOKEN_CLEANUP_SAFETY_MARGIN_DAYS),
             batch_size=settings.TOKEN_CLEANUP_BATCH_SIZE,
             dry_run=dry_run,
+            # At the task's soft time limit: stop, keep the committed batches, report
+            # a partial summary ("completed": false). The next run finishes the job.
+            interrupted_by=(SoftTimeLimitExceeded,),
         ),
     )
 

@@ -74,6 +74,7 @@ def delete_expired_tokens(
     batch_size: int,
     dry_run: bool,
     should_stop: Callable[[], bool] = lambda: False,
+    interrupted_by: tuple[type[BaseException], ...] = (),
 ) -> TokenCleanupSummary:
     """Delete the blacklist and outstanding rows of tokens whose `exp` is before `now - margin`.
 
@@ -90,7 +91,10 @@ def delete_expired_tokens(
     already gone). The `*_deleted` counts are the database's row counts, so a row another
     run deleted first is not an error and not counted, and concurrent runs add up to one
     clean run. `should_stop` is polled between batches; when it returns True the run ends
-    early with `completed=False`, keeping every committed batch.
+    early with `completed=False`, keeping every committed batch. An exception of a type in
+    `interrupted_by` (Celery's `SoftTimeLimitExceeded`, raised asynchronously) ends the run
+    the same way: the batch it lands in rolls back whole, the committed ones stay, and the
+    `*_deleted` counts cover exactly the committed batches.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -110,25 +114,35 @@ def delete_expired_tokens(
             summary.completed = False
             logger.warning("clean_blacklisted_tokens stopped early after id {}", last_pk)
             break
-        rows = list(tokens.filter(pk__gt=last_pk).values_list("pk", "token")[:batch_size])
-        if not rows:
+        try:
+            rows = list(tokens.filter(pk__gt=last_pk).values_list("pk", "token")[:batch_size])
+            if not rows:
+                break
+            summary.scanned += len(rows)
+            expired_ids = []
+            undecodable_ids = []
+            for pk, token in rows:
+                exp = read_exp(token)
+                if exp is None:
+                    undecodable_ids.append(pk)
+                elif exp < cutoff_ts:
+                    expired_ids.append(pk)
+            if undecodable_ids:
+                expired_ids += _judge_by_expires_at(undecodable_ids, cutoff, using)
+                summary.undecodable += len(undecodable_ids)
+            summary.expired += len(expired_ids)
+            if expired_ids:
+                _delete_batch(expired_ids, summary, using)
+        except interrupted_by as exc:
+            summary.completed = False
+            logger.warning(
+                "clean_blacklisted_tokens interrupted ({}) after id {}; the batch after it "
+                "rolled back, the next run finishes the job",
+                type(exc).__name__,
+                last_pk,
+            )
             break
         last_pk = rows[-1][0]
-        summary.scanned += len(rows)
-        expired_ids = []
-        undecodable_ids = []
-        for pk, token in rows:
-            exp = read_exp(token)
-            if exp is None:
-                undecodable_ids.append(pk)
-            elif exp < cutoff_ts:
-                expired_ids.append(pk)
-        if undecodable_ids:
-            expired_ids += _judge_by_expires_at(undecodable_ids, cutoff, using)
-            summary.undecodable += len(undecodable_ids)
-        summary.expired += len(expired_ids)
-        if expired_ids:
-            _delete_batch(expired_ids, summary, using)
     summary.duration_s = round(time.perf_counter() - started, 6)
     logger.info("clean_blacklisted_tokens summary: {}", summary.as_dict())
     return summary

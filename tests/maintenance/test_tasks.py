@@ -1,15 +1,23 @@
 """The tasks are thin: each returns its cleanup's summary, driven by the clock."""
 
+import itertools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from freezegun import freeze_time
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from maintenance import tokens
+from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
+from tests.factories import BlacklistedTokenFactory
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
+LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
 DAY = 86400
 
 
@@ -61,3 +69,38 @@ def test_token_task_returns_its_summary() -> None:
         "completed": True,
         "duration_s": summary["duration_s"],
     }
+
+
+@pytest.mark.eager
+@pytest.mark.django_db
+@pytest.mark.usefixtures("eager")
+def test_token_task_at_its_soft_time_limit_returns_a_partial_summary_recorded_as_partial(
+    settings,
+) -> None:
+    settings.TOKEN_CLEANUP_BATCH_SIZE = 1
+    expired = [BlacklistedTokenFactory(token__exp=LONG_AGO).token for _ in range(3)]
+    real = tokens._delete_batch
+    batches = itertools.count(1)
+
+    def delete_batch(ids, summary, using):
+        if next(batches) == 2:
+            raise SoftTimeLimitExceeded()  # what Celery raises at the soft limit
+        return real(ids, summary, using)
+
+    with mock.patch.object(tokens, "_delete_batch", side_effect=delete_batch):
+        summary = clean_blacklisted_tokens.delay().get()
+
+    assert (summary["completed"], summary["outstanding_deleted"]) == (False, 1)
+    assert set(OutstandingToken.objects.values_list("pk", flat=True)) == {t.pk for t in expired[1:]}
+    assert BlacklistedToken.objects.count() == 2
+    run = MaintenanceRun.objects.get()
+    assert (run.task, run.outcome, run.summary["completed"]) == (
+        "clean_blacklisted_tokens",
+        "partial",
+        False,
+    )
+
+    finished = clean_blacklisted_tokens.delay().get()
+
+    assert (finished["completed"], finished["outstanding_deleted"]) == (True, 2)
+    assert OutstandingToken.objects.count() == BlacklistedToken.objects.count() == 0

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.management import execute_from_command_line
 from django.db import OperationalError
 from freezegun import freeze_time
@@ -22,6 +23,7 @@ from tests.factories import BlacklistedTokenFactory
 NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
 NEXT_MONTH = datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC)
+DB_ERROR = OperationalError("database is locked (injected)")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,14 +48,14 @@ def pks(rows: list[OutstandingToken]) -> set[int]:
 
 
 @contextlib.contextmanager
-def outstanding_delete_fails_in_batch(k: int) -> Iterator[None]:
-    """Batch k's OutstandingToken DELETE raises, after its blacklist DELETE has run."""
+def outstanding_delete_fails_in_batch(k: int, error: BaseException = DB_ERROR) -> Iterator[None]:
+    """Batch k's OutstandingToken DELETE raises `error`, after its blacklist DELETE has run."""
     real = tokens._delete_where_in
     outstanding_deletes = itertools.count(1)
 
     def delete(model, column, ids, using):
         if model is OutstandingToken and next(outstanding_deletes) == k:
-            raise OperationalError("database is locked (injected)")
+            raise error
         return real(model, column, ids, using)
 
     with mock.patch.object(tokens, "_delete_where_in", side_effect=delete):
@@ -151,3 +153,41 @@ def test_stop_before_the_first_batch_deletes_nothing(
     assert numbers(summary)["scanned"] == 0
     assert summary.completed is False
     assert tables() == before
+
+
+def test_soft_time_limit_in_batch_3_keeps_1_and_2_rolls_back_3_and_reports_partial(
+    five_expired_batches: list[OutstandingToken],
+) -> None:
+    rows = five_expired_batches
+    # Celery raises SoftTimeLimitExceeded asynchronously, wherever the task happens to be:
+    # here, between batch 3's blacklist DELETE and its outstanding DELETE.
+    with outstanding_delete_fails_in_batch(3, SoftTimeLimitExceeded()):
+        partial = run(interrupted_by=(SoftTimeLimitExceeded,))
+
+    assert tables() == (pks(rows[4:]), pks(rows[4:]))  # batch 3 rolled back whole
+    assert numbers(partial) == {
+        "scanned": 6,
+        "expired": 6,
+        "blacklisted_deleted": 4,
+        "outstanding_deleted": 4,
+        "undecodable": 0,
+        "dry_run": False,
+        "completed": False,
+    }
+
+    rest = run()
+
+    assert tables() == (pks(rows[10:]), pks(rows[10:]))
+    assert (rest.outstanding_deleted, rest.blacklisted_deleted, rest.completed) == (6, 6, True)
+
+
+def test_an_exception_not_named_as_an_interruption_still_propagates(
+    five_expired_batches: list[OutstandingToken],
+) -> None:
+    rows = five_expired_batches
+    with (
+        pytest.raises(SoftTimeLimitExceeded),
+        outstanding_delete_fails_in_batch(2, SoftTimeLimitExceeded()),
+    ):
+        run()  # interrupted_by defaults to nothing
+    assert tables() == (pks(rows[2:]), pks(rows[2:]))

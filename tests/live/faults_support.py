@@ -45,8 +45,13 @@ def launch_fault_worker(
     queue: str,
     pool: str,
     env: dict[str, str],
+    config: tuple[str, ...] = (),
 ) -> FaultWorker:
-    """Start a worker on `stack`'s broker that consumes only `queue`; `wait_ready` waits."""
+    """Start a worker on `stack`'s broker that consumes only `queue`; `wait_ready` waits.
+
+    `config` holds Celery settings as the worker's command line takes them after `--`
+    (e.g. "worker.lost_wait=1"), for what no environment variable sets.
+    """
     root.mkdir(parents=True, exist_ok=True)
     node = f"pmfault-{name}@localhost"
     argv = [
@@ -65,6 +70,8 @@ def launch_fault_worker(
         "--without-gossip",
         "--without-heartbeat",
     ]
+    if config:
+        argv += ["--", *config]
     log = root / f"{name}.log"
     full_env = {**stack.env, "LOG_DIR": str(root / f"logs-{name}"), **env}
     process = processes.start(argv, env=full_env, log=log)
@@ -156,5 +163,16 @@ def orphan_blacklist_rows(alias: str) -> int:
         cursor.execute(
             f"SELECT count(*) FROM {blacklist} b LEFT JOIN {outstanding} o "
             "ON o.id = b.token_id WHERE o.id IS NULL"
+        )
+        return cursor.fetchone()[0]
+
+
+def other_sessions(alias: str) -> int:
+    """How many other clients are connected to the PostgreSQL database behind `alias`."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"  # not autovacuum
         )
         return cursor.fetchone()[0]

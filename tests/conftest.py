@@ -10,7 +10,9 @@ Filesystem and database work makes example times uneven, so no per-example deadl
 
 import os
 
+import pytest
 from hypothesis import settings
+from xdist.scheduler import LoadScopeScheduling
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
@@ -25,3 +27,27 @@ def pytest_report_header() -> str:
         f"hypothesis profile: {os.environ.get('HYPOTHESIS_PROFILE', 'dev')} "
         f"(max_examples={active.max_examples}, derandomize={active.derandomize})"
     )
+
+
+# --- pytest-xdist (`make test` runs -n 2) --------------------------------------------------
+class LiveTestsTogetherScheduling(LoadScopeScheduling):
+    """xdist's scope scheduling (a module is a unit), with all of tests/live/ as one unit.
+
+    The live stacks (tests/live/conftest.py) are session fixtures with a fixed PostgreSQL
+    database name and fixed Redis numbers, so two xdist workers must not both start them;
+    only tests under tests/live/ can use those fixtures. The unit with the most tests goes
+    out first, so the slow live unit starts at once, beside the rest. xdist's own
+    `--dist loadgroup` cannot do this here: it marks a group by editing `item._nodeid`,
+    which pytest 9.2 no longer reads (pytest-dev/pytest-xdist#1386).
+    """
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "tests/live" if nodeid.startswith("tests/live/") else super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Keep tests/live/ on one xdist worker under every load-balancing `--dist` mode."""
+    if config.getvalue("dist") in ("load", "loadscope", "loadfile", "loadgroup"):
+        return LiveTestsTogetherScheduling(config, log)
+    return None

@@ -45,6 +45,6 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
-    """`filesystem://` with whole-or-nothing sends (set as CELERY_BROKER_TRANSPORT)."""
+    """`filesystem://` with whole-or-nothing sends (config/celery.py maps the scheme here)."""
 
     Channel = Channel

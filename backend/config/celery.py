@@ -5,8 +5,13 @@ import os
 from celery import Celery
 from celery.schedules import crontab
 from celery.signals import setup_logging
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# `filesystem://` (the embedded broker) names kombu's filesystem transport with
+# whole-or-nothing sends (config/broker.py): a full disk fails `celery call` instead of
+# leaving a truncated message that stops the worker. Other schemes are untouched.
+TRANSPORT_ALIASES["filesystem"] = "config.broker:Transport"
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")

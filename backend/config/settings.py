@@ -118,9 +118,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,
     }
-    # kombu's transport with whole-or-nothing sends: a full disk fails `celery call`
-    # instead of leaving a truncated message that stops the worker (config/broker.py).
-    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 if CELERY_RESULT_BACKEND.startswith("db+sqlite:///"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 CELERY_TIMEZONE = "UTC"

@@ -15,6 +15,7 @@ from kombu import Connection
 from kombu.exceptions import ChannelError
 
 from config import broker
+from config.celery import app
 
 
 @pytest.fixture
@@ -43,9 +44,13 @@ def connection(folder: Path) -> Iterator[Connection]:
         yield conn
 
 
-def test_the_setting_selects_this_transport_for_the_filesystem_url(settings) -> None:
-    assert settings.CELERY_BROKER_URL == "filesystem://"
-    assert settings.CELERY_BROKER_TRANSPORT == "config.broker:Transport"
+def test_the_filesystem_scheme_names_this_transport_and_other_schemes_keep_theirs() -> None:
+    assert app.conf.broker_url == "filesystem://"
+    with app.connection_for_write() as default, app.connection_for_write("memory://") as memory:
+        assert type(default.transport) is broker.Transport
+        assert memory.transport.driver_type == "memory"
+    with Connection("filesystem://") as plain:  # any kombu connection in our processes
+        assert type(plain.transport) is broker.Transport
 
 
 def test_sent_message_is_one_complete_file_that_a_consumer_reads_back(

@@ -183,8 +183,6 @@ class LiveStack:
     def client(self) -> Celery:
         """A Celery client configured like the worker, as an operator's shell would be."""
         app = Celery(f"client-{self.name}", set_as_current=False)
-        if self.broker_url.startswith("filesystem://"):  # as settings.py selects it
-            app.conf.broker_transport = "config.broker:Transport"
         app.conf.update(
             broker_url=self.broker_url,
             broker_transport_options=self.broker_transport_options,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from celery.schedules import crontab, schedule
+from celery.schedules import crontab, maybe_schedule, schedule
 
 from maintenance.models import MaintenanceRun
 
@@ -38,12 +38,26 @@ _MONTH_NAMES = (
 _PERIOD_SAMPLE = 8  # fire times looked at to find the longest gap
 
 
-def next_fire_times(entry_schedule: schedule, *, after: datetime, count: int) -> list[datetime]:
+# What a beat entry's "schedule" may be: Celery also takes seconds or a timedelta there.
+EntrySchedule = schedule | timedelta | float
+
+
+def _as_schedule(entry_schedule: EntrySchedule) -> schedule:
+    """Turn seconds or a timedelta into the `schedule` beat makes of them (celery.beat)."""
+    if isinstance(entry_schedule, timedelta | int | float):
+        return maybe_schedule(entry_schedule)
+    return entry_schedule  # not through maybe_schedule: it would reset the entry's app
+
+
+def next_fire_times(
+    entry_schedule: EntrySchedule, *, after: datetime, count: int
+) -> list[datetime]:
     """Return the next `count` times, strictly after `after`, at which beat fires the entry.
 
     For a crontab this walks Celery's own `crontab.remaining_delta`, the arithmetic beat
     uses, so the listing cannot drift from what beat does. Times are in UTC.
     """
+    entry_schedule = _as_schedule(entry_schedule)
     fires: list[datetime] = []
     at = after
     for _ in range(count):
@@ -58,14 +72,15 @@ def next_fire_times(entry_schedule: schedule, *, after: datetime, count: int) ->
     return fires
 
 
-def period_of(entry_schedule: schedule, *, at: datetime) -> timedelta:
+def period_of(entry_schedule: EntrySchedule, *, at: datetime) -> timedelta:
     """Return the longest gap between consecutive fire times of the entry after `at`."""
     fires = next_fire_times(entry_schedule, after=at, count=_PERIOD_SAMPLE)
     return max(later - earlier for earlier, later in pairwise(fires))
 
 
-def describe_schedule(entry_schedule: schedule) -> str:
+def describe_schedule(entry_schedule: EntrySchedule) -> str:
     """Return the schedule in words, with the cron fields: 'every Sunday at 03:00 UTC (…)'."""
+    entry_schedule = _as_schedule(entry_schedule)
     if type(entry_schedule) is schedule:
         return f"every {entry_schedule.run_every}"
     if not isinstance(entry_schedule, crontab):

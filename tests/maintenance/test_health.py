@@ -238,3 +238,59 @@ def test_period_is_the_gap_between_fire_times(entry_schedule: crontab, period: t
 )
 def test_schedule_in_words(entry_schedule: crontab, words: str) -> None:
     assert describe_schedule(entry_schedule) == words
+
+
+# --- entries given as Celery also accepts them: seconds, a timedelta, another schedule ----
+
+
+class _EveryOtherRun(schedule):
+    """A schedule class of the operator's own: its fire times are not computable here."""
+
+    def __repr__(self) -> str:
+        return "<every other run>"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "every_15_min", [900, 900.0, timedelta(minutes=15)], ids=["int-s", "float-s", "timedelta"]
+)
+def test_an_entry_in_seconds_or_as_a_timedelta_is_judged_like_the_interval_it_means(
+    every_15_min: float | timedelta,
+) -> None:
+    beat_schedule = {"x": {"task": "clean_blacklisted_tokens", "schedule": every_15_min}}
+    _success("clean_blacklisted_tokens", NOW)
+    fresh = maintenance_health(
+        now=NOW + timedelta(hours=6, minutes=15), beat_schedule=beat_schedule
+    )
+    late = maintenance_health(
+        now=NOW + timedelta(hours=6, minutes=15, seconds=1), beat_schedule=beat_schedule
+    )
+    assert (fresh.healthy, late.healthy) == (True, False)
+    assert fresh.tasks[0].max_age == timedelta(hours=6, minutes=15)
+    assert fresh.tasks[0].next_due == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    assert beat_schedule["x"]["schedule"] == every_15_min  # the entry is read, not rewritten
+
+
+@pytest.mark.parametrize(
+    ("entry_schedule", "words"),
+    [
+        (schedule(timedelta(hours=5)), "every 5:00:00"),
+        (3600, "every 1:00:00"),
+        (timedelta(days=1, minutes=30), "every 1 day, 0:30:00"),
+        (_EveryOtherRun(timedelta(hours=1)), "<every other run>"),
+    ],
+    ids=["interval", "seconds", "timedelta", "own-schedule-class"],
+)
+def test_a_schedule_that_is_no_crontab_is_described_as_its_interval_or_repr(
+    entry_schedule: schedule | float | timedelta, words: str
+) -> None:
+    assert describe_schedule(entry_schedule) == words
+
+
+def test_fire_times_of_a_schedule_class_of_unknown_arithmetic_are_refused_by_name() -> None:
+    with pytest.raises(TypeError, match=r"^cannot compute fire times of <every other run>$"):
+        next_fire_times(_EveryOtherRun(timedelta(hours=1)), after=NOW, count=1)
+    # The interval it derives from still works: only the unknown subclass is refused.
+    assert next_fire_times(schedule(timedelta(hours=1)), after=NOW, count=1) == [
+        datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+    ]

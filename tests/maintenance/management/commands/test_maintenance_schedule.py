@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
+from celery.schedules import crontab
 from django.core.management import call_command
 from freezegun import freeze_time
 
@@ -79,3 +80,48 @@ def test_text_listing_reads_as_words() -> None:
         "  next      2026-03-02T02:00:00+00:00, 2026-03-03T02:00:00+00:00, "
         "2026-03-04T02:00:00+00:00",
     ]
+
+
+def test_an_added_entry_without_expiry_or_with_a_fixed_one_is_listed_in_words() -> None:
+    """Entries an operator might add: seconds with no expiry, a cron with a fixed expiry."""
+    ours = dict(app.conf.beat_schedule)
+    added = {
+        "hourly-no-expiry": {"task": "clean_generated_media", "schedule": 3600.0},
+        "every-minute-until": {
+            "task": "clean_blacklisted_tokens",
+            "schedule": crontab(),
+            "options": {"expires": datetime(2026, 3, 2, tzinfo=UTC)},
+        },
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(app.conf, "beat_schedule", added)
+        entries = json.loads(_listing(datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC), "--json"))
+
+    assert entries == [
+        {
+            "entry": "hourly-no-expiry",
+            "task": "clean_generated_media",
+            "schedule": "every 1:00:00",
+            "expires": None,
+            "expires_text": "never",
+            "next": [
+                "2026-03-01T04:00:00+00:00",
+                "2026-03-01T05:00:00+00:00",
+                "2026-03-01T06:00:00+00:00",
+            ],
+        },
+        {
+            "entry": "every-minute-until",
+            "task": "clean_blacklisted_tokens",
+            "schedule": "every minute UTC (cron: * * * * *)",
+            "expires": "2026-03-02T00:00:00+00:00",
+            "expires_text": "2026-03-02T00:00:00+00:00",
+            "next": [
+                "2026-03-01T03:01:00+00:00",
+                "2026-03-01T03:02:00+00:00",
+                "2026-03-01T03:03:00+00:00",
+            ],
+        },
+    ]
+    assert app.conf.beat_schedule == ours  # the project's schedule is back, unchanged
+    assert added["hourly-no-expiry"]["schedule"] == 3600.0  # the entry itself is not rewritten

@@ -233,3 +233,35 @@ def test_every_run_prunes_rows_older_than_the_history_setting(settings: object) 
     assert (
         MaintenanceRun.objects.filter(task="clean_blacklisted_tokens", finished_at=NOW).count() == 1
     )
+
+
+def test_task_called_as_a_plain_function_is_recorded_as_a_direct_run(media_root: Path) -> None:
+    """`clean_generated_media()` in a shell runs the body here, with no message: a command."""
+    old = _old_file(media_root, "old.png")
+    with freeze_time(NOW):
+        summary = clean_generated_media()
+    assert not old.exists()
+    run = MaintenanceRun.objects.get()
+    assert (run.task, run.origin, run.outcome) == ("clean_generated_media", "command", "ok")
+    assert run.summary == summary
+    assert summary["deleted"] == 1
+
+
+def test_a_traceback_longer_than_the_limit_keeps_its_end() -> None:
+    def verbose(_now: datetime) -> TokenCleanupSummary:
+        raise ValueError("x" * 2 * history.ERROR_TEXT_LIMIT + " and the end")
+
+    with pytest.raises(ValueError, match=r"and the end$"):
+        run_and_record(
+            "clean_blacklisted_tokens",
+            dry_run=False,
+            cleanup=verbose,
+            clock=lambda: NOW,
+            keep=NINETY_DAYS,
+        )
+    run = MaintenanceRun.objects.get()
+    assert len(run.error) == history.ERROR_TEXT_LIMIT + 1
+    assert run.error.startswith("…x")  # the start is cut: the exception's line is the end
+    assert "Traceback" not in run.error
+    assert run.error.rstrip().endswith("xxx and the end")
+    assert run.outcome == "failed"

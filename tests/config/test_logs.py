@@ -87,3 +87,17 @@ def test_reconfiguring_closes_the_previous_log_file(log_dir: Path) -> None:
     (second,) = logging.getLogger("config.logs.file").handlers
     assert first.stream is None or first.stream.closed
     assert second.baseFilename == str(log_dir / "second" / LOG_FILE_NAME)
+
+
+def test_a_stdlib_record_at_a_level_loguru_does_not_know_keeps_its_number(log_dir: Path) -> None:
+    """A library's own level number (25: stdlib calls it "Level 25") reaches the file as is."""
+    configure_logging(log_dir=log_dir, level="INFO", json_logs=True)
+    logging.getLogger("some.library").log(25, "between info and warning")
+    logging.getLogger("some.library").log(15, "below the sink's level")
+    logging.getLogger("some.library").warning("a known level")
+    lines = (log_dir / LOG_FILE_NAME).read_text().splitlines()
+    records = [json.loads(line)["record"] for line in lines]
+    assert [(r["message"], r["level"]["name"], r["level"]["no"]) for r in records] == [
+        ("between info and warning", "Level 25", 25),
+        ("a known level", "WARNING", 30),
+    ]

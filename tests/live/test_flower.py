@@ -9,7 +9,7 @@ import ast
 import importlib
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -176,3 +176,61 @@ def test_flowerconfig_defaults_to_loopback_port_5555_and_no_auth(flowerconfig: M
     assert (flowerconfig.address, flowerconfig.port) == ("127.0.0.1", 5555)
     assert not hasattr(flowerconfig, "basic_auth")
     assert flowerconfig.max_tasks == 10000
+
+
+def test_flowerconfig_reads_address_port_and_basic_auth_users_from_the_environment(
+    flowerconfig: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWER_ADDRESS", "10.0.0.5")
+    monkeypatch.setenv("FLOWER_PORT", "5600")
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "ops:secret,audit:another")
+    module = importlib.reload(flowerconfig)
+    assert (module.address, module.port) == ("10.0.0.5", 5600)
+    assert module.basic_auth == ["ops:secret", "audit:another"]
+
+
+@pytest.fixture
+def set_flower_options(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set Flower's tornado options as a command line would; restored after the test."""
+    import flower.options  # noqa: F401  (defines address, basic_auth, auth, unix_socket)
+
+    def set_options(*, address: str, basic_auth: list[str]) -> None:
+        mockable = tornado_options.mockable()  # each option is patched once per mockable
+        monkeypatch.setattr(mockable, "address", address)
+        monkeypatch.setattr(mockable, "basic_auth", basic_auth)
+        monkeypatch.setattr(mockable, "auth", "")
+        monkeypatch.setattr(mockable, "unix_socket", "")
+
+    return set_options
+
+
+@pytest.mark.parametrize(
+    ("address", "basic_auth", "refused"),
+    [
+        ("0.0.0.0", [], True),
+        ("0.0.0.0", ["ops:secret"], False),
+        ("127.0.0.1", [], False),
+        ("127.0.0.1", ["ops:"], True),
+    ],
+    ids=["all-ipv4-no-auth", "all-ipv4-basic-auth", "loopback-no-auth", "empty-password"],
+)
+def test_the_parse_callback_stops_flower_only_on_an_unsafe_final_option_set(
+    flowerconfig: ModuleType,
+    set_flower_options: Callable[..., None],
+    address: str,
+    basic_auth: list[str],
+    refused: bool,
+) -> None:
+    """The callback that flowerconfig.py registers reads tornado's final options."""
+    set_flower_options(address=address, basic_auth=basic_auth)
+    check = flowerconfig._refuse_exposed_without_auth
+    assert check in tornado_options._parse_callbacks
+    if refused:
+        with pytest.raises(SystemExit) as stopped:
+            check()
+        assert str(stopped.value) == "flowerconfig: " + flowerconfig.exposure_problem(
+            address=address, basic_auth=basic_auth, oauth="", unix_socket=""
+        )
+    else:
+        assert check() is None
+    assert (tornado_options.address, tornado_options.basic_auth) == (address, basic_auth)

@@ -150,3 +150,19 @@ def test_env_readers_reject_bad_values_clearly(
     with pytest.raises(ValueError, match=message) as excinfo:
         reader()
     assert "X_BAD" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", 1), (" 42 ", 42), ("0", None)],
+    ids=["exactly-the-minimum", "spaces-around", "1-below-the-minimum"],
+)
+def test_env_int_returns_a_set_integer_at_or_above_its_minimum(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: int | None
+) -> None:
+    monkeypatch.setenv("X_INT", raw)
+    if expected is None:
+        with pytest.raises(ValueError, match=r"^X_INT=0 is below its minimum of 1$"):
+            env_int("X_INT", 7, minimum=1)
+    else:
+        assert env_int("X_INT", 7, minimum=1) == expected

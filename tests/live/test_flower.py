@@ -9,6 +9,7 @@ import ast
 import importlib
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -116,12 +117,16 @@ def flowerconfig(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """backend/flowerconfig.py imported with no FLOWER_* variables set.
 
     Importing it registers its check on tornado's global options; that is undone after.
+    A fresh module each time: `importlib.reload` keeps names an earlier run defined (a
+    `basic_auth` from a test that set FLOWER_BASIC_AUTH), which made the result depend on
+    the test order.
     """
     for name in ("FLOWER_ADDRESS", "FLOWER_PORT", "FLOWER_BASIC_AUTH"):
         monkeypatch.delenv(name, raising=False)
     before = list(tornado_options._parse_callbacks)
-    module = importlib.import_module("flowerconfig")
-    yield importlib.reload(module)
+    sys.modules.pop("flowerconfig", None)
+    yield importlib.import_module("flowerconfig")
+    sys.modules.pop("flowerconfig", None)
     tornado_options._parse_callbacks[:] = before
 
 
@@ -184,9 +189,11 @@ def test_flowerconfig_reads_address_port_and_basic_auth_users_from_the_environme
     monkeypatch.setenv("FLOWER_ADDRESS", "10.0.0.5")
     monkeypatch.setenv("FLOWER_PORT", "5600")
     monkeypatch.setenv("FLOWER_BASIC_AUTH", "ops:secret,audit:another")
-    module = importlib.reload(flowerconfig)
+    sys.modules.pop("flowerconfig")
+    module = importlib.import_module("flowerconfig")
     assert (module.address, module.port) == ("10.0.0.5", 5600)
     assert module.basic_auth == ["ops:secret", "audit:another"]
+    assert not hasattr(flowerconfig, "basic_auth")  # the module read without them has none
 
 
 @pytest.fixture

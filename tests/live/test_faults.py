@@ -53,7 +53,7 @@ RABBITMQ = pytest.param("rabbitmq", marks=pytest.mark.servers, id="rabbitmq")
 
 TOKENS_QUEUE = "pm-faults-tokens"
 NO_DATABASE_QUEUE = "pm-faults-nodb"
-TOKEN_COUNT = 3000
+TOKEN_COUNT = 2000
 BATCH_SIZE = 25
 RESULT_TIMEOUT_S = 60
 
@@ -101,19 +101,52 @@ def _servers_stack(live_stacks: LiveStacks) -> LiveStack:
     return live_stacks.running["servers"]
 
 
+@dataclass
+class FaultWorkers:
+    tokens: TokenWorkers
+    no_database: FaultWorker
+
+
 @pytest.fixture(scope="module")
-def token_workers(
+def fault_workers(
     live_stacks: LiveStacks,
     live_processes: ProcessRegistry,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[TokenWorkers]:
+) -> Iterator[FaultWorkers]:
+    """Every extra worker of this module, booted side by side (start-up is most of the cost)."""
     stack = _servers_stack(live_stacks)
-    pair = TokenWorkers(stack, live_processes, tmp_path_factory.mktemp("faults"), [])
+    root = tmp_path_factory.mktemp("faults")
+    pair = TokenWorkers(stack, live_processes, root, [])
     pair.workers = [pair.launch(), pair.launch()]
-    wait_ready(stack, *pair.workers)
-    yield pair
-    for worker in pair.workers:
+    no_database = launch_fault_worker(
+        stack,
+        live_processes,
+        root,
+        name="nodb",
+        queue=NO_DATABASE_QUEUE,
+        pool="solo",
+        env={
+            # A PostgreSQL port where nothing listens.
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/{LIVE_DB}",
+            "MAINTENANCE_RETRY_BACKOFF_S": "0",  # retry at once, not after 5, 10, 20 s
+        },
+    )
+    wait_ready(stack, *pair.workers, no_database)
+    yield FaultWorkers(tokens=pair, no_database=no_database)
+    for worker in [*pair.workers, no_database]:
         live_processes.terminate(worker.process)
+
+
+@pytest.fixture
+def token_workers(fault_workers: FaultWorkers) -> TokenWorkers:
+    """Two prefork workers consuming TOKENS_QUEUE, with TOKEN_CLEANUP_BATCH_SIZE small."""
+    return fault_workers.tokens
+
+
+@pytest.fixture
+def no_database_worker(fault_workers: FaultWorkers) -> FaultWorker:
+    """A worker, consuming NO_DATABASE_QUEUE, whose database is unreachable."""
+    return fault_workers.no_database
 
 
 @pytest.fixture
@@ -343,31 +376,6 @@ def test_celery_call_on_a_full_disk_fails_and_leaves_no_partial_message_in_the_q
 
 
 # --- the database unreachable when the task starts ----------------------------------------
-@pytest.fixture(scope="module")
-def no_database_worker(
-    live_stacks: LiveStacks,
-    live_processes: ProcessRegistry,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[FaultWorker]:
-    """A worker whose DATABASE_URL names a PostgreSQL port nothing listens on."""
-    stack = _servers_stack(live_stacks)
-    worker = launch_fault_worker(
-        stack,
-        live_processes,
-        tmp_path_factory.mktemp("faults-nodb"),
-        name="nodb",
-        queue=NO_DATABASE_QUEUE,
-        pool="solo",
-        env={
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/{LIVE_DB}",
-            "MAINTENANCE_RETRY_BACKOFF_S": "0",  # retry at once, not after 5, 10, 20 s
-        },
-    )
-    wait_ready(stack, worker)
-    yield worker
-    live_processes.terminate(worker.process)
-
-
 @pytest.mark.parametrize("live_stack", [SERVERS], indirect=True)
 def test_task_with_the_database_unreachable_retries_three_times_then_fails_clearly(
     live_stack: LiveStack, no_database_worker: FaultWorker

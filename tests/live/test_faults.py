@@ -49,7 +49,6 @@ pytestmark = [pytest.mark.live, pytest.mark.faults, pytest.mark.timeout(90)]
 
 EMBEDDED = pytest.param("embedded", id="embedded-broker")
 SERVERS = pytest.param("servers", marks=pytest.mark.servers, id="redis+postgres")
-RABBITMQ = pytest.param("rabbitmq", marks=pytest.mark.servers, id="rabbitmq")
 
 TOKENS_QUEUE = "pm-faults-tokens"
 NO_DATABASE_QUEUE = "pm-faults-nodb"

@@ -57,4 +57,6 @@ def _use_loguru(**_kwargs: object) -> None:
 
     from config.logs import configure_logging
 
-    configure_logging(log_dir=settings.LOG_DIR, level=settings.LOG_LEVEL, json_logs=settings.LOG_JSON)
+    configure_logging(
+        log_dir=settings.LOG_DIR, level=settings.LOG_LEVEL, json_logs=settings.LOG_JSON
+    )

@@ -34,4 +34,3 @@ class CleanupCommand(BaseCommand):
             width = max(map(len, summary))
             for key, value in summary.items():
                 self.stdout.write(f"{key:<{width}}  {value}")
-

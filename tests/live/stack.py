@@ -157,7 +157,10 @@ class LiveStack:
 
     @property
     def node(self) -> str:
-        return f"pmlive-{self.name}@localhost"
+        # The test process id makes the name unique on the machine: RabbitMQ holds a
+        # worker's `<node>.celery.pidbox` queue exclusively, so a second session's worker
+        # of the same name (another checkout, a run in parallel) failed with RESOURCE_LOCKED.
+        return f"pmlive-{self.name}-{os.getpid()}@localhost"
 
     @property
     def worker_log(self) -> Path:

@@ -1,9 +1,14 @@
 """The Celery app: task names, the beat schedule and its time zone."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 from celery.schedules import crontab
 
+import config
 from config.celery import BEAT_EXPIRES_S, app
 
 MAINTENANCE_TASKS = {"clean_generated_media", "clean_blacklisted_tokens"}
@@ -47,3 +52,17 @@ def test_the_schedule_is_in_utc() -> None:
 def test_workers_and_clients_send_events_for_flower() -> None:
     assert app.conf.worker_send_task_events is True
     assert app.conf.task_send_sent_event is True
+
+
+def test_the_app_finds_the_django_settings_without_django_settings_module() -> None:
+    # `celery -A config worker` starts in an environment that names no settings module.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from config.celery import app; print(app.conf.result_extended)"],
+        cwd=Path(config.__file__).parents[1],  # the backend folder this test imported
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr  # CELERY_RESULT_EXTENDED

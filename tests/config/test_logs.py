@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from celery.signals import setup_logging
 from celery.utils.log import iter_open_logger_fds
 from loguru import logger
 
@@ -101,3 +102,14 @@ def test_a_stdlib_record_at_a_level_loguru_does_not_know_keeps_its_number(log_di
         ("between info and warning", "Level 25", 25),
         ("a known level", "WARNING", 30),
     ]
+
+
+def test_a_celery_process_logs_through_loguru_as_the_settings_say(log_dir: Path, settings) -> None:
+    # Celery sends setup_logging when a worker or beat starts; config.celery answers it,
+    # so Celery leaves logging alone and loguru gets the settings' folder, level and format.
+    settings.LOG_DIR, settings.LOG_LEVEL, settings.LOG_JSON = log_dir, "WARNING", True
+    setup_logging.send(sender=None, loglevel="DEBUG", logfile=None, format="", colorize=False)
+    logging.getLogger("celery.worker").info("below the configured level")
+    logging.getLogger("celery.worker").warning("worker lost %d", 1)
+    lines = (log_dir / LOG_FILE_NAME).read_text().splitlines()
+    assert [json.loads(line)["record"]["message"] for line in lines] == ["worker lost 1"]

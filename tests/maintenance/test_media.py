@@ -598,3 +598,25 @@ def test_summary_is_json_with_exactly_the_promised_keys_and_is_logged_once(
     assert decoded["duration_s"] >= 0
     summaries = [line for line in media_log if "clean_generated_media summary" in line]
     assert summaries == [f"INFO clean_generated_media summary: {summary.as_dict()}"]
+
+
+def test_dry_run_logs_each_file_and_folder_a_real_run_would_remove(
+    root: Path, make_media_file: MakeFile, age_entry: AgeEntry, media_log: list[str]
+) -> None:
+    old = make_media_file(root / "a" / "b" / "old.png", age=OLD)
+    for directory in ("a/b", "a"):
+        age_entry(root / directory, OLD)
+    before = tree(root)
+
+    summary = clean(dry_run=True)
+
+    assert old.exists()
+    assert tree(root) == before
+    assert [line for line in media_log if line.startswith("DEBUG")] == [
+        f"DEBUG would delete {ROOT}/a/b/old.png",
+        f"DEBUG would remove directory {ROOT}/a/b",
+        f"DEBUG would remove directory {ROOT}/a",
+    ]  # the plan an operator reads, bottom-up as a real run removes
+    assert counts(summary) == expected(
+        scanned=3, deleted=1, bytes_freed=10, dirs_removed=2, dry_run=True
+    )

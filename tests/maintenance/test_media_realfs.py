@@ -59,8 +59,16 @@ def snapshot(top: Path) -> dict[str, tuple[int, int, int]]:
     [
         (NOW, CUTOFF_NS),
         (NOW.replace(microsecond=123_456), CUTOFF_NS + 123_456_000),
+        # A float holds this cutoff only to 256 ns: it would round 112 ns low, then up.
+        (NOW.replace(microsecond=6), CUTOFF_NS + 6_000),
+        (NOW.replace(microsecond=999_994), CUTOFF_NS + 999_994_000),
     ],
-    ids=["whole-second-now", "now-with-microseconds"],
+    ids=[
+        "whole-second-now",
+        "now-with-microseconds",
+        "float-would-round-down",
+        "float-would-round-up",
+    ],
 )
 def test_cutoff_is_compared_to_the_nanosecond(
     media_root: Path, now: datetime, cutoff_ns: int

@@ -104,3 +104,24 @@ def test_token_task_at_its_soft_time_limit_returns_a_partial_summary_recorded_as
 
     assert (finished["completed"], finished["outstanding_deleted"]) == (True, 2)
     assert OutstandingToken.objects.count() == BlacklistedToken.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("task", "soft_s", "hard_s"),
+    [
+        pytest.param(clean_generated_media, 50 * 60, 55 * 60, id="media"),
+        pytest.param(clean_blacklisted_tokens, 25 * 60, 30 * 60, id="tokens"),
+    ],
+)
+def test_each_task_gets_its_soft_limit_five_minutes_before_the_hard_kill(
+    task, soft_s: int, hard_s: int
+) -> None:
+    # The limits docs/periodic-tasks.md states ("Delivery, retries and time limits").
+    assert (task.soft_time_limit, task.time_limit) == (soft_s, hard_s)
+
+
+@pytest.mark.parametrize(
+    "task", [clean_generated_media, clean_blacklisted_tokens], ids=["media", "tokens"]
+)
+def test_retry_delays_are_capped_at_five_minutes(task) -> None:
+    assert task.retry_backoff_max == 300

@@ -504,6 +504,17 @@ def test_ids_beyond_the_backends_parameter_limit_are_deleted_in_chunks(
     assert max(sizes) == 3
 
 
+def test_unreadable_rows_beyond_the_parameter_limit_are_all_judged_by_expires_at(
+    twenty_tokens: list[OutstandingToken], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One batch holds all four unreadable rows; each expires_at look-up takes one id.
+    monkeypatch.setattr(connection.features, "max_query_params", 1)
+    summary = run(batch_size=20)
+
+    assert tables() == survivors_of_twenty()
+    assert numbers(summary) == TWENTY_SUMMARY
+
+
 def test_dry_run_reports_what_a_real_run_deletes_and_deletes_nothing(
     twenty_tokens: list[OutstandingToken],
 ) -> None:

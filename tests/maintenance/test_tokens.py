@@ -160,6 +160,12 @@ def test_read_exp_returns_the_payload_exp_whatever_the_signature(
         # Valid JSON with an exp, but in the standard alphabet ("+"), not base64url ("-").
         lambda: f"{HEADER}.eyJleHAiOiAxNzcxNzI1NTk5LCAic3ViIjogIn5+In0.sig",
         lambda: f"{HEADER}.eyJleHAiOjF9é.sig",
+        # What a lenient base64 decoder would skip over and read anyway.
+        lambda: f"{HEADER}.{EXP_PAYLOAD[:4]}+/+/{EXP_PAYLOAD[4:]}.sig",
+        lambda: f"{HEADER}.{EXP_PAYLOAD[:4]}\n\n\n\n{EXP_PAYLOAD[4:]}.sig",
+        # Whitespace JSON does not allow around the object (it allows space, tab, CR, LF).
+        lambda: with_payload(b'\x0c{"exp": 1771725600}'),
+        lambda: with_payload(b'{"exp": 1771725600}\x0b'),
     ],
     ids=[
         "missing-exp",
@@ -186,6 +192,10 @@ def test_read_exp_returns_the_payload_exp_whatever_the_signature(
         "bad-base64-length",
         "standard-not-url-alphabet",
         "non-ascii",
+        "standard-alphabet-in-whole-quads",
+        "newlines-inside",
+        "form-feed-before-json",
+        "vertical-tab-after-json",
     ],
 )
 def test_read_exp_returns_none_when_exp_is_not_a_finite_number(token: Callable[[], str]) -> None:
@@ -672,7 +682,7 @@ def test_bad_arguments_are_refused_before_anything_is_deleted(
     overrides: dict, message: str, twenty_tokens: list[OutstandingToken]
 ) -> None:
     before = tables()
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}"):  # the message starts with it
         run(**overrides)
     assert tables() == before
 

@@ -14,6 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.core.management import execute_from_command_line
 from django.db import OperationalError
 from freezegun import freeze_time
+from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from maintenance import tokens
@@ -145,6 +146,21 @@ def test_stop_between_batches_keeps_committed_batches_and_the_next_run_finishes(
     assert tables() == (pks(rows[10:]), pks(rows[10:]))
 
 
+def test_a_stop_is_one_warning_naming_the_last_id_done(
+    five_expired_batches: list[OutstandingToken],
+) -> None:
+    polls = itertools.count()
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="WARNING", format="{level} {message}")
+    try:
+        run(should_stop=lambda: next(polls) == 2)  # after two batches of two
+    finally:
+        logger.remove(sink)
+    assert [line.rstrip("\n") for line in lines] == [
+        f"WARNING clean_blacklisted_tokens stopped early after id {five_expired_batches[3].pk}"
+    ]
+
+
 def test_stop_before_the_first_batch_deletes_nothing(
     five_expired_batches: list[OutstandingToken],
 ) -> None:
@@ -179,6 +195,23 @@ def test_soft_time_limit_in_batch_3_keeps_1_and_2_rolls_back_3_and_reports_parti
 
     assert tables() == (pks(rows[10:]), pks(rows[10:]))
     assert (rest.outstanding_deleted, rest.blacklisted_deleted, rest.completed) == (6, 6, True)
+
+
+def test_an_interruption_is_one_warning_naming_it_and_the_last_id_kept(
+    five_expired_batches: list[OutstandingToken],
+) -> None:
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="WARNING", format="{level} {message}")
+    try:
+        with outstanding_delete_fails_in_batch(3, SoftTimeLimitExceeded()):
+            run(interrupted_by=(SoftTimeLimitExceeded,))
+    finally:
+        logger.remove(sink)
+    assert [line.rstrip("\n") for line in lines] == [
+        "WARNING clean_blacklisted_tokens interrupted (SoftTimeLimitExceeded) after id "
+        f"{five_expired_batches[3].pk}; the batch after it rolled back, the next run "
+        "finishes the job"
+    ]
 
 
 def test_an_exception_not_named_as_an_interruption_still_propagates(

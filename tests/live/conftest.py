@@ -170,6 +170,10 @@ def _dispose(stack: LiveStack) -> None:
         _flush_redis(REDIS_BROKER_DB, REDIS_RESULTS_DB)
     elif stack.name == "rabbitmq":
         _flush_redis(REDIS_AMQP_RESULTS_DB)
+        client = stack.client()
+        with client.connection_for_write() as connection:
+            connection.default_channel.queue_delete(stack.queue)  # named for this session
+        client.close()
 
 
 @dataclass

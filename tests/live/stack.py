@@ -163,6 +163,16 @@ class LiveStack:
         return f"pmlive-{self.name}-{os.getpid()}@localhost"
 
     @property
+    def queue(self) -> str:
+        """The task queue of this stack's worker and clients.
+
+        RabbitMQ's `celery` queue is shared by every session on the machine (one vhost),
+        so another session's worker could take this one's tasks: that stack's queue is
+        named for this process. The others are private already (own folder, Redis numbers).
+        """
+        return f"pmlive-{os.getpid()}" if self.name == "rabbitmq" else "celery"
+
+    @property
     def worker_log(self) -> Path:
         return self.root / "worker.log"
 
@@ -195,6 +205,7 @@ class LiveStack:
             accept_content=["json"],
             result_extended=True,
             broker_connection_retry_on_startup=True,
+            task_default_queue=self.queue,
         )
         return app
 
@@ -229,6 +240,7 @@ class LiveStack:
             "worker",
             "--pool=solo",  # one process, no forked children: cheapest on 2 cores
             f"--hostname={self.node}",
+            f"--queues={self.queue}",
             "--loglevel=INFO",
             "--without-mingle",
             "--without-gossip",

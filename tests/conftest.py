@@ -1,4 +1,5 @@
-"""Hypothesis profiles for the property tests, chosen by HYPOTHESIS_PROFILE (default `dev`).
+"""Hypothesis profiles for the property tests, chosen by HYPOTHESIS_PROFILE (default `dev`);
+the `eager` fixture shared by every folder; and the xdist scheduling of tests/live/.
 
 - `dev`: few examples, for `make test` on a laptop; the example database in `.hypothesis/`
   replays earlier failures first.
@@ -9,10 +10,13 @@ Filesystem and database work makes example times uneven, so no per-example deadl
 """
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
 from xdist.scheduler import LoadScopeScheduling
+
+from config.celery import app
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
@@ -27,6 +31,16 @@ def pytest_report_header() -> str:
         f"hypothesis profile: {os.environ.get('HYPOTHESIS_PROFILE', 'dev')} "
         f"(max_examples={active.max_examples}, derandomize={active.derandomize})"
     )
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Run tasks in-process (mode 1): `.delay()` executes at once and returns its result."""
+    previous = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
 
 
 # --- pytest-xdist (`make test` runs -n 2) --------------------------------------------------

@@ -11,16 +11,6 @@ from celery.utils.time import timezone as celery_timezone
 from config.celery import app
 
 
-@pytest.fixture
-def eager() -> Iterator[None]:
-    """Run tasks in-process: `.delay()` executes at once and returns its result."""
-    previous = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
-
-
 def _forget_cached_time_zones() -> None:
     """Drop every time zone Celery cached, so the next read sees the process's TZ.
 

@@ -13,18 +13,6 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.celery import app
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    """Run tasks in-process: `.delay()` executes at once and returns its result."""
-    previous = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
-
 
 @pytest.fixture
 def mint_refresh_token(django_user_model: type) -> Callable[..., OutstandingToken]:

@@ -387,8 +387,15 @@ def test_task_with_the_database_unreachable_retries_three_times_then_fails_clear
     assert isinstance(result.result, OperationalError)
     assert "Connection refused" in str(result.result)
     assert result.retries == 3  # max_retries: four attempts in all
-    log = no_database_worker.log_text()
     task = f"clean_blacklisted_tokens[{result.id}]"
+
+    def log_with_the_failure() -> str | None:
+        text = no_database_worker.log_text()
+        return text if f"Task {task} raised unexpected" in text else None
+
+    # Celery stores the FAILURE result, then logs it (celery/app/trace.py, handle_failure):
+    # `ready()` can be true a moment before the line is written.
+    log = wait_for(log_with_the_failure, timeout_s=10, what="the worker to log the failure")
     assert log.count(f"Task {task} retry: Retry in 0s: OperationalError(") == 3
     error_lines = [line for line in log.splitlines() if f"Task {task} raised unexpected" in line]
     assert len(error_lines) == 1

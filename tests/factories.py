@@ -16,6 +16,9 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from maintenance.history import record_run
+from maintenance.models import MaintenanceRun
+
 DEFAULT_EXP = datetime(2026, 3, 10, 2, 0, 0, tzinfo=UTC)
 
 
@@ -70,3 +73,16 @@ class BlacklistedTokenFactory(DjangoModelFactory):
         model = BlacklistedToken
 
     token = factory.SubFactory(OutstandingTokenFactory)
+
+
+def record_success(task: str, finished_at: datetime, **fields: object) -> MaintenanceRun:
+    """Write a run-history row of a beat run that finished at `finished_at` (ok by default)."""
+    return record_run(
+        task=task,
+        origin=fields.pop("origin", "beat"),
+        dry_run=fields.pop("dry_run", False),
+        started_at=finished_at - timedelta(seconds=5),
+        finished_at=finished_at,
+        summary=fields.pop("summary", {"completed": True}),
+        **fields,
+    )

@@ -14,24 +14,12 @@ from maintenance.health import (
     next_fire_times,
     period_of,
 )
-from maintenance.history import record_run
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
+from tests.factories import record_success
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
 WEEKLY = crontab(minute=0, hour=3, day_of_week="sun")
 DAILY = crontab(minute=0, hour=2)
-
-
-def _success(task: str, finished_at: datetime, **fields: object) -> None:
-    record_run(
-        task=task,
-        origin="beat",
-        dry_run=fields.pop("dry_run", False),
-        started_at=finished_at - timedelta(seconds=5),
-        finished_at=finished_at,
-        summary=fields.pop("summary", {"completed": True}),
-        **fields,
-    )
 
 
 def _statuses(now: datetime) -> dict[str, str]:
@@ -107,7 +95,7 @@ def test_ok_after_both_tasks_ran_and_stale_again_eight_days_later() -> None:
 def test_a_task_goes_stale_strictly_after_its_period_plus_six_hours(
     task: str, checked_at: datetime, status: str
 ) -> None:
-    _success(task, NOW)
+    record_success(task, NOW)
     assert _statuses(checked_at)[task] == status
 
 
@@ -121,15 +109,15 @@ def test_a_task_goes_stale_strictly_after_its_period_plus_six_hours(
     ],
     ids=["dry-run", "partial", "failed"],
 )
-def test_only_a_real_complete_run_counts_as_a_success(fields: dict) -> None:
-    _success("clean_blacklisted_tokens", NOW, **dict(fields))
+def test_only_a_real_complete_run_counts_as_arecord_success(fields: dict) -> None:
+    record_success("clean_blacklisted_tokens", NOW, **dict(fields))
     assert _statuses(NOW + timedelta(hours=1))["clean_blacklisted_tokens"] == "STALE"
 
 
 @pytest.mark.django_db
 def test_the_latest_success_counts_not_the_first() -> None:
-    _success("clean_blacklisted_tokens", datetime(2026, 2, 20, 2, 0, 0, tzinfo=UTC))
-    _success("clean_blacklisted_tokens", datetime(2026, 3, 1, 2, 0, 5, tzinfo=UTC))
+    record_success("clean_blacklisted_tokens", datetime(2026, 2, 20, 2, 0, 0, tzinfo=UTC))
+    record_success("clean_blacklisted_tokens", datetime(2026, 3, 1, 2, 0, 5, tzinfo=UTC))
     report = maintenance_health(now=NOW, beat_schedule=app.conf.beat_schedule)
     tokens = next(task for task in report.tasks if task.task == "clean_blacklisted_tokens")
     assert tokens.last_success == datetime(2026, 3, 1, 2, 0, 5, tzinfo=UTC)
@@ -140,7 +128,7 @@ def test_the_latest_success_counts_not_the_first() -> None:
 @pytest.mark.django_db
 def test_the_threshold_follows_the_beat_entry_not_a_constant() -> None:
     every_15_min = {"x": {"task": "clean_blacklisted_tokens", "schedule": crontab(minute="*/15")}}
-    _success("clean_blacklisted_tokens", NOW)
+    record_success("clean_blacklisted_tokens", NOW)
     fresh = maintenance_health(now=NOW + timedelta(hours=6, minutes=15), beat_schedule=every_15_min)
     late = maintenance_health(
         now=NOW + timedelta(hours=6, minutes=15, seconds=1), beat_schedule=every_15_min
@@ -258,7 +246,7 @@ def test_an_entry_in_seconds_or_as_a_timedelta_is_judged_like_the_interval_it_me
     every_15_min: float | timedelta,
 ) -> None:
     beat_schedule = {"x": {"task": "clean_blacklisted_tokens", "schedule": every_15_min}}
-    _success("clean_blacklisted_tokens", NOW)
+    record_success("clean_blacklisted_tokens", NOW)
     fresh = maintenance_health(
         now=NOW + timedelta(hours=6, minutes=15), beat_schedule=beat_schedule
     )

@@ -1,29 +1,18 @@
 """GET /api/health/maintenance/: the health report as JSON, 200 when OK and 503 when stale."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from freezegun import freeze_time
 
-from maintenance.history import record_run
+from tests.factories import record_success
 
 URL = reverse("maintenance_health")
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.django_db
-
-
-def _success(task: str, finished_at: datetime) -> None:
-    record_run(
-        task=task,
-        origin="beat",
-        dry_run=False,
-        started_at=finished_at - timedelta(seconds=5),
-        finished_at=finished_at,
-        summary={"completed": True},
-    )
 
 
 def test_the_endpoint_lives_at_api_health_maintenance() -> None:
@@ -45,8 +34,8 @@ def test_503_with_the_stale_tasks_before_any_run(client: Client) -> None:
 
 
 def test_200_when_both_tasks_succeeded_within_their_period(client: Client) -> None:
-    _success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
-    _success("clean_blacklisted_tokens", datetime(2026, 3, 1, 2, 0, 2, tzinfo=UTC))
+    record_success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
+    record_success("clean_blacklisted_tokens", datetime(2026, 3, 1, 2, 0, 2, tzinfo=UTC))
     with freeze_time(NOW):
         response = client.get(URL)
     assert response.status_code == 200
@@ -64,8 +53,8 @@ def test_200_when_both_tasks_succeeded_within_their_period(client: Client) -> No
 
 
 def test_503_when_one_task_is_stale_and_the_other_ok(client: Client) -> None:
-    _success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
-    _success("clean_blacklisted_tokens", datetime(2026, 2, 27, 2, 0, 2, tzinfo=UTC))
+    record_success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
+    record_success("clean_blacklisted_tokens", datetime(2026, 2, 27, 2, 0, 2, tzinfo=UTC))
     with freeze_time(NOW):
         response = client.get(URL)
     assert response.status_code == 503

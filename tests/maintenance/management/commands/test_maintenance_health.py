@@ -1,7 +1,7 @@
 """`manage.py maintenance_health`: a table (or JSON), exit 1 when any task is stale."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -9,23 +9,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from freezegun import freeze_time
 
-from maintenance.history import record_run
 from maintenance.management.commands.maintenance_health import Command
+from tests.factories import record_success
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.django_db
-
-
-def _success(task: str, finished_at: datetime) -> None:
-    record_run(
-        task=task,
-        origin="beat",
-        dry_run=False,
-        started_at=finished_at - timedelta(seconds=5),
-        finished_at=finished_at,
-        summary={"completed": True},
-    )
 
 
 def test_before_any_run_it_prints_never_and_stale_and_fails() -> None:
@@ -44,7 +33,7 @@ def test_before_any_run_it_prints_never_and_stale_and_fails() -> None:
 
 
 def test_the_process_exit_status_is_1_when_stale(capsys: pytest.CaptureFixture[str]) -> None:
-    _success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
+    record_success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
     with freeze_time(NOW), pytest.raises(SystemExit) as exited:
         Command().run_from_argv(["manage.py", "maintenance_health"])
     assert exited.value.code == 1
@@ -52,8 +41,8 @@ def test_the_process_exit_status_is_1_when_stale(capsys: pytest.CaptureFixture[s
 
 
 def test_when_both_tasks_are_fresh_it_prints_ok_and_exits_0() -> None:
-    _success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
-    _success("clean_blacklisted_tokens", datetime(2026, 3, 1, 2, 0, 2, tzinfo=UTC))
+    record_success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
+    record_success("clean_blacklisted_tokens", datetime(2026, 3, 1, 2, 0, 2, tzinfo=UTC))
     out = StringIO()
     with freeze_time(NOW):
         call_command("maintenance_health", stdout=out)  # no CommandError: exit status 0
@@ -64,8 +53,8 @@ def test_when_both_tasks_are_fresh_it_prints_ok_and_exits_0() -> None:
 
 
 def test_json_output_is_the_same_report_as_the_endpoint() -> None:
-    _success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
-    _success("clean_blacklisted_tokens", datetime(2026, 2, 27, 2, 0, 2, tzinfo=UTC))
+    record_success("clean_generated_media", datetime(2026, 3, 1, 3, 0, 4, tzinfo=UTC))
+    record_success("clean_blacklisted_tokens", datetime(2026, 2, 27, 2, 0, 2, tzinfo=UTC))
     out = StringIO()
     with freeze_time(NOW), pytest.raises(CommandError):
         call_command("maintenance_health", "--json", stdout=out)

@@ -7,42 +7,28 @@ and descent, an errno from one syscall); everything else is the real walk.
 import errno
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pyfakefs.fake_filesystem import FakeFilesystem
 
 from maintenance import media
-from maintenance.media import MediaCleanupSummary, MediaRootError, delete_old_media
+from maintenance.media import MediaRootError
+from tests.maintenance.media_support import (
+    NOW,
+    AgeEntry,
+    MakeFile,
+    clean,
+    counts,
+    numbers,
+)
 
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # == conftest MEDIA_NOW
-WEEK = timedelta(days=7)
 OLD = timedelta(days=8)
 YOUNG = timedelta(days=1)
 FAKE_ROOT = Path("/srv/app/generated_media")
 
-MakeFile = Callable[..., Path]
-AgeEntry = Callable[[Path, timedelta], Path]
-
 as_non_root = pytest.mark.parametrize("fs", [[None, None, None, False]], indirect=True)
-
-
-def clean(root: Path, *, dry_run: bool = False) -> MediaCleanupSummary:
-    return delete_old_media(root=root, now=NOW, max_age=WEEK, dry_run=dry_run)
-
-
-def counts(summary: MediaCleanupSummary) -> dict:
-    result = summary.as_dict()
-    del result["root"], result["duration_s"], result["dry_run"]
-    return result
-
-
-def numbers(**given: int) -> dict:
-    return {
-        "scanned": 0, "deleted": 0, "bytes_freed": 0, "dirs_removed": 0, "skipped": 0,
-        "errors": 0, **given,
-    }  # fmt: skip
 
 
 def snapshot(top: Path) -> dict[str, tuple[int, int, int]]:

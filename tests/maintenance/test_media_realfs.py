@@ -3,39 +3,25 @@
 import os
 import socket
 import stat
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from maintenance.media import MediaCleanupSummary, delete_old_media
+from maintenance.media import delete_old_media
+from tests.maintenance.media_support import (
+    NOW,
+    WEEK,
+    AgeEntry,
+    MakeFile,
+    clean,
+    counts,
+    numbers,
+)
 
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # == conftest MEDIA_NOW
-WEEK = timedelta(days=7)
 OLD = timedelta(days=8)
 YOUNG = timedelta(days=1)
 CUTOFF_NS = 1_771_729_200 * 10**9  # 2026-02-22 03:00:00 UTC == NOW - WEEK
-
-MakeFile = Callable[..., Path]
-AgeEntry = Callable[[Path, timedelta], Path]
-
-
-def clean(root: Path, *, dry_run: bool = False) -> MediaCleanupSummary:
-    return delete_old_media(root=root, now=NOW, max_age=WEEK, dry_run=dry_run)
-
-
-def counts(summary: MediaCleanupSummary) -> dict:
-    result = summary.as_dict()
-    del result["root"], result["duration_s"], result["dry_run"]
-    return result
-
-
-def numbers(**given: int) -> dict:
-    return {
-        "scanned": 0, "deleted": 0, "bytes_freed": 0, "dirs_removed": 0, "skipped": 0,
-        "errors": 0, **given,
-    }  # fmt: skip
 
 
 @pytest.fixture

@@ -1,0 +1,32 @@
+"""Helpers shared by the media tests: one fixed clock, one run, its counts."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from maintenance.media import MediaCleanupSummary, delete_old_media
+
+NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # == conftest MEDIA_NOW
+WEEK = timedelta(days=7)
+
+MakeFile = Callable[..., Path]
+AgeEntry = Callable[[Path, timedelta], Path]
+
+
+def clean(root: Path, *, dry_run: bool = False) -> MediaCleanupSummary:
+    return delete_old_media(root=root, now=NOW, max_age=WEEK, dry_run=dry_run)
+
+
+def counts(summary: MediaCleanupSummary) -> dict:
+    """The summary's numbers: everything but root, duration_s and dry_run."""
+    result = summary.as_dict()
+    del result["root"], result["duration_s"], result["dry_run"]
+    return result
+
+
+def numbers(**given: int) -> dict:
+    """All counts zero but those given."""
+    return {
+        "scanned": 0, "deleted": 0, "bytes_freed": 0, "dirs_removed": 0, "skipped": 0,
+        "errors": 0, **given,
+    }  # fmt: skip

@@ -45,18 +45,37 @@ def eager() -> Iterator[None]:
 
 # --- pytest-xdist (`make test` runs -n 2) --------------------------------------------------
 class LiveTestsTogetherScheduling(LoadScopeScheduling):
-    """xdist's scope scheduling (a module is a unit), with all of tests/live/ as one unit.
+    """xdist's scope scheduling (a module is a unit), with all of tests/live/ as one unit,
+    and the slow units handed out first.
 
     The live stacks (tests/live/conftest.py) are session fixtures with a fixed PostgreSQL
     database name and fixed Redis numbers, so two xdist workers must not both start them;
-    only tests under tests/live/ can use those fixtures. The unit with the most tests goes
-    out first, so the slow live unit starts at once, beside the rest. xdist's own
-    `--dist loadgroup` cannot do this here: it marks a group by editing `item._nodeid`,
-    which pytest 9.2 no longer reads (pytest-dev/pytest-xdist#1386).
+    only tests under tests/live/ can use those fixtures. xdist's own `--dist loadgroup`
+    cannot do this here: it marks a group by editing `item._nodeid`, which pytest 9.2 no
+    longer reads (pytest-dev/pytest-xdist#1386).
+
+    Order: xdist hands out units by number of tests, which put the two slowest units, the
+    live one (about 30 s) and the Hypothesis modules (2 tests, 5 to 15 s each), last, so one
+    worker ran them while the other sat idle. Here the live unit goes first, then the
+    property modules, then the rest by number of tests.
     """
 
     def _split_scope(self, nodeid: str) -> str:
         return "tests/live" if nodeid.startswith("tests/live/") else super()._split_scope(nodeid)
+
+    def _assign_work_unit(self, node: object) -> None:
+        first = min(
+            self.workqueue, key=lambda scope: (unit_rank(scope), -len(self.workqueue[scope]))
+        )
+        self.workqueue.move_to_end(first, last=False)
+        super()._assign_work_unit(node)
+
+
+def unit_rank(scope: str) -> int:
+    """0 for the live unit, 1 for a module of property tests, 2 for the rest."""
+    if scope == "tests/live":
+        return 0
+    return 1 if scope.endswith("_properties.py") else 2
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -257,14 +257,17 @@ def rolled_back() -> Iterator[None]:
         transaction.set_rollback(True)
 
 
-@contextmanager
-def captured_logs() -> Iterator[list[str]]:
+@pytest.fixture(scope="module")
+def log_messages() -> Iterator[list[str]]:
+    """Every log message of this module's runs, from one sink for all examples.
+
+    One sink per example would cost more than the example: each `logger.add` builds an
+    exception formatter that reads Python's install paths (about 8 ms each).
+    """
     messages: list[str] = []
     sink = logger.add(messages.append, level="DEBUG", format="{message}")
-    try:
-        yield messages
-    finally:
-        logger.remove(sink)
+    yield messages
+    logger.remove(sink)
 
 
 def run(batch_size: int, dry_run: bool = False) -> TokenCleanupSummary:
@@ -297,9 +300,10 @@ def run(batch_size: int, dry_run: bool = False) -> TokenCleanupSummary:
     batch_sizes=(1, 1, 1, 1),
 )
 def test_cleanup_deletes_exactly_the_rows_pyjwt_reads_as_expired(
-    specs: list[Spec], batch_sizes: tuple[int, int, int, int]
+    log_messages: list[str], specs: list[Spec], batch_sizes: tuple[int, int, int, int]
 ) -> None:
     dry_batch, first_batch, second_batch, again_batch = batch_sizes
+    log_messages.clear()  # this example's messages only
     with rolled_back():
         insert(specs)
         before = read_table()
@@ -307,18 +311,17 @@ def test_cleanup_deletes_exactly_the_rows_pyjwt_reads_as_expired(
         event(f"expired: {'some' if expected['expired'] else 'none'}")
         event(f"undecodable: {'some' if expected['undecodable'] else 'none'}")
 
-        with captured_logs() as logs:
-            dry = run(dry_batch, dry_run=True)
-            assert same_rows(read_table(), before), "a dry run changed the tables"
-            assert counts_of(dry) == expected
-            assert (dry.dry_run, dry.completed) == (True, True)
+        dry = run(dry_batch, dry_run=True)
+        assert same_rows(read_table(), before), "a dry run changed the tables"
+        assert counts_of(dry) == expected
+        assert (dry.dry_run, dry.completed) == (True, True)
 
-            # The same table cleaned at two batch sizes: same rows left, same counts.
-            with rolled_back():
-                first = run(first_batch)
-                after_first = read_table()
-            real = run(second_batch)
-            after = read_table()
+        # The same table cleaned at two batch sizes: same rows left, same counts.
+        with rolled_back():
+            first = run(first_batch)
+            after_first = read_table()
+        real = run(second_batch)
+        after = read_table()
         assert row_ids(after) == row_ids(after_first) == row_ids(survivors)
         assert same_rows(after, survivors), "a surviving row changed"
         assert counts_of(first) == counts_of(real) == expected
@@ -338,7 +341,9 @@ def test_cleanup_deletes_exactly_the_rows_pyjwt_reads_as_expired(
         }
 
         jwt_like = {row[2] for row in before.outstanding if row[2].count(".") == 2}
-        leaked = [token for token in jwt_like if len(token) > 20 and any(token in m for m in logs)]
+        leaked = [
+            token for token in jwt_like if len(token) > 20 and any(token in m for m in log_messages)
+        ]
         assert not leaked, "a token string appeared in the log"
 
 

@@ -10,6 +10,7 @@ import os
 import stat
 import time
 from collections.abc import Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
@@ -24,6 +25,9 @@ _DELETABLE = frozenset((stat.S_IFREG, stat.S_IFLNK))  # regular files and symlin
 # What opening a former directory gives when it became a link (POSIX: ELOOP; Linux with
 # O_DIRECTORY: ENOTDIR) or a non-directory (ENOTDIR).
 _REPLACED = (errno.ELOOP, errno.ENOTDIR)
+# Old files of one directory handed to the unlink thread at a time. Smaller batches let
+# the unlinks overlap the scan sooner; larger ones cost fewer hand-offs.
+UNLINK_BATCH = 32
 
 
 class MediaRootError(Exception):
@@ -128,6 +132,31 @@ class _Joined:
 
 
 @dataclass
+class _Unlinked:
+    """What one batch of unlinks did: files gone, their bytes, and the failures."""
+
+    deleted: int = 0
+    freed: int = 0
+    failed: list[tuple[str, OSError]] = field(default_factory=list)
+
+
+def _unlink_batch(dir_fd: int, batch: list[tuple[str, int]]) -> _Unlinked:
+    """Unlink each `(name, size)` of `batch` in the directory `dir_fd`; never raises OSError."""
+    done = _Unlinked()
+    for name, size in batch:
+        try:
+            os.unlink(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            continue  # removed by someone else between scan and unlink
+        except OSError as exc:
+            done.failed.append((name, exc))
+            continue
+        done.deleted += 1
+        done.freed += size
+    return done
+
+
+@dataclass
 class _Dir:
     """One open directory of the walk: its listing is consumed as the walk goes on."""
 
@@ -137,6 +166,8 @@ class _Dir:
     name: str = ""  # name in the parent, for rmdir; "" for the root
     was_old: bool = False  # mtime before the run, as the parent's listing saw it
     remaining: int = 0  # entries that stay, so this directory is not empty
+    doomed: list[tuple[str, int]] = field(default_factory=list)  # old files, not yet sent
+    sent: list[Future] = field(default_factory=list)  # batches on the unlink thread
 
     def add(
         self, scanned: int, deleted: int, freed: int, remaining: int, to: MediaCleanupSummary
@@ -169,6 +200,12 @@ class _Sweep:
         one directory descriptor open for `dir_fd=` calls until its subtree is done. The
         loop over entries is the hot path (one `fstatat` per entry, one `unlinkat` per old
         file, as GNU find does), so it is written flat: rarer cases call out to methods.
+
+        Old files are unlinked in batches of UNLINK_BATCH on one background thread while
+        the walk stats the next entries (the system calls release the GIL, so the two
+        overlap); a smaller rest is unlinked in place. A directory is settled, its batches
+        waited for and their outcomes counted and logged, before its descriptor is closed
+        or its removal judged, so no batch ever runs on a closed or reused descriptor.
         """
         try:
             entries = list(os.scandir(root_fd))
@@ -184,12 +221,12 @@ class _Sweep:
             self.dry_run,
         )
         kept = self._kept if self.keep_globs else self.keep_names.__contains__
-        unlink = os.unlink
+        unlinker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clean-media-unlink")
         stack = [_Dir(fd=root_fd, path=root_path, entries=iter(entries))]
         try:
             while stack:
                 top = stack[-1]
-                fd, scanned, deleted, freed, remaining = top.fd, 0, 0, 0, 0
+                fd, doomed, scanned, deleted, freed, remaining = top.fd, top.doomed, 0, 0, 0, 0
                 for entry in top.entries:
                     name = entry.name
                     try:
@@ -211,17 +248,13 @@ class _Sweep:
                             continue
                         if dry_run:
                             logger.debug("would delete {}", _Joined(top.path, name))
-                        else:
-                            try:
-                                unlink(name, dir_fd=fd)
-                            except FileNotFoundError:
-                                continue  # removed by someone else between scan and unlink
-                            except OSError as exc:
-                                self._error("cannot delete", _Joined(top.path, name), exc)
-                                remaining += 1
-                                continue
-                        deleted += 1
-                        freed += st.st_size
+                            deleted += 1
+                            freed += st.st_size
+                            continue
+                        doomed.append((name, st.st_size))
+                        if len(doomed) == UNLINK_BATCH:
+                            top.sent.append(unlinker.submit(_unlink_batch, fd, doomed))
+                            doomed = top.doomed = []
                     elif kind == _S_IFDIR:
                         child = self._open_subdir(top, name, st)
                         if child is True:
@@ -237,13 +270,28 @@ class _Sweep:
                         remaining += 1
                 else:
                     top.add(scanned, deleted, freed, remaining, summary)
+                    self._settle(top)
                     stack.pop()
                     os.close(top.fd)
                     if stack and not self._remove_dir(stack[-1], top):
                         stack[-1].remaining += 1
         finally:
-            for left in stack:  # only after an unexpected exception
+            # Only after an unexpected exception is anything left: first let the running
+            # batch end (queued ones are dropped), then close the descriptors it used.
+            unlinker.shutdown(wait=True, cancel_futures=True)
+            for left in stack:
                 os.close(left.fd)
+
+    def _settle(self, done: _Dir) -> None:
+        """Unlink the directory's rest, wait for its batches, and count and log what they did."""
+        outcomes = [batch.result() for batch in done.sent]
+        outcomes.append(_unlink_batch(done.fd, done.doomed))
+        for outcome in outcomes:
+            self.summary.deleted += outcome.deleted
+            self.summary.bytes_freed += outcome.freed
+            for name, exc in outcome.failed:
+                self._error("cannot delete", _Joined(done.path, name), exc)
+                done.remaining += 1
 
     def _skip_mount(self, parent: _Dir, name: str) -> None:  # the caller counts it as staying
         logger.warning(

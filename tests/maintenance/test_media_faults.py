@@ -6,6 +6,7 @@ and descent, an errno from one syscall); everything else is the real walk.
 
 import errno
 import os
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -707,3 +708,66 @@ def test_entry_vanishing_after_others_were_counted_keeps_their_counts(
     assert young.exists()
     assert warnings(media_log) == []
     assert counts(summary) == numbers(scanned=3, deleted=2, bytes_freed=20)
+
+
+# --- Faults in a batch on the unlink thread (real filesystem: pyfakefs is not thread-safe) --
+
+
+def _folder_of_old_files(root: Path, make: MakeFile, count: int) -> list[Path]:
+    return [make(root / "big" / f"old-{n:03d}.png", age=OLD, size=4) for n in range(count)]
+
+
+def test_failure_and_vanishing_inside_a_thread_batch_are_handled_like_any_other(
+    media_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+) -> None:
+    files = _folder_of_old_files(media_root, make_media_file, 2 * media.UNLINK_BATCH)
+    age_entry(media_root / "big", OLD)  # stays: it still holds the stuck file
+    stuck, vanishing = files[3], files[media.UNLINK_BATCH + 7]  # one in each batch
+    real_unlink = media.os.unlink
+    threads = set()
+
+    def unlink(name: str, *, dir_fd: int) -> None:
+        threads.add(threading.current_thread().name)
+        if name == stuck.name:
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+        if name == vanishing.name:
+            real_unlink(name, dir_fd=dir_fd)  # someone else got there first
+        real_unlink(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(media.os, "unlink", unlink)
+
+    summary = clean(media_root)
+
+    assert [p.name for p in (media_root / "big").iterdir()] == [stuck.name]
+    assert threads == {"clean-media-unlink_0"}
+    assert notices(media_log) == [f"WARNING cannot delete {stuck}: {os.strerror(errno.EACCES)}"]
+    deleted = len(files) - 2  # not the stuck file, and not the one someone else removed
+    assert counts(summary) == numbers(
+        scanned=len(files) + 1, deleted=deleted, bytes_freed=4 * deleted, errors=1
+    )
+
+
+def test_a_bug_inside_a_thread_batch_propagates_and_leaves_no_descriptor_or_thread(
+    media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _folder_of_old_files(media_root, make_media_file, 3 * media.UNLINK_BATCH)
+    real_unlink = media.os.unlink
+
+    def unlink(name: str, *, dir_fd: int) -> None:
+        if name == files[0].name:
+            raise RuntimeError("a bug, not an OSError")
+        real_unlink(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(media.os, "unlink", unlink)
+    fds_before = set(os.listdir("/proc/self/fd"))
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        clean(media_root)
+
+    assert set(os.listdir("/proc/self/fd")) == fds_before
+    assert not [t for t in threading.enumerate() if t.name.startswith("clean-media-unlink")]
+    assert files[0].exists()

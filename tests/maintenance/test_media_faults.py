@@ -7,6 +7,7 @@ and descent, an errno from one syscall); everything else is the real walk.
 import errno
 import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -751,23 +752,43 @@ def test_failure_and_vanishing_inside_a_thread_batch_are_handled_like_any_other(
     )
 
 
-def test_a_bug_inside_a_thread_batch_propagates_and_leaves_no_descriptor_or_thread(
+def test_a_bug_in_a_thread_batch_stops_the_run_after_the_running_batch_and_drops_the_rest(
     media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    files = _folder_of_old_files(media_root, make_media_file, 3 * media.UNLINK_BATCH)
-    real_unlink = media.os.unlink
+    """Three batches queued on the one unlink thread; the first fails with a bug (not an
+    OSError) once the walk waits for it. The batch then running ends, on a descriptor
+    still open; the batch still queued is dropped; nothing is left open or running."""
+    batch = media.UNLINK_BATCH
+    files = _folder_of_old_files(media_root, make_media_file, 3 * batch)  # no rest in place
+    big = os.stat(media_root / "big")
+    real_unlink, real_settle = media.os.unlink, media._Sweep._settle
+    settling = threading.Event()
+    calls: list[bool] = []  # per unlink: did dir_fd still refer to the folder?
+
+    def settle(self: object, done: object) -> None:
+        settling.set()  # every batch is queued by now
+        real_settle(self, done)
 
     def unlink(name: str, *, dir_fd: int) -> None:
-        if name == files[0].name:
+        if not calls:
+            calls.append(True)
+            assert settling.wait(timeout=10)
             raise RuntimeError("a bug, not an OSError")
+        time.sleep(0.002)  # the next batch is still running when the run stops
+        try:
+            calls.append(os.path.samestat(os.fstat(dir_fd), big))
+        except OSError:
+            calls.append(False)
         real_unlink(name, dir_fd=dir_fd)
 
     monkeypatch.setattr(media.os, "unlink", unlink)
+    monkeypatch.setattr(media._Sweep, "_settle", settle)
     fds_before = set(os.listdir("/proc/self/fd"))
 
     with pytest.raises(RuntimeError, match="a bug"):
         clean(media_root)
 
+    assert calls == [True] * (1 + batch)  # the failing call, then the whole second batch
+    assert sum(path.exists() for path in files) == 2 * batch  # the first and third batches
     assert set(os.listdir("/proc/self/fd")) == fds_before
     assert not [t for t in threading.enumerate() if t.name.startswith("clean-media-unlink")]
-    assert files[0].exists()

@@ -9,6 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -755,34 +756,48 @@ def test_failure_and_vanishing_inside_a_thread_batch_are_handled_like_any_other(
 def test_a_bug_in_a_thread_batch_stops_the_run_after_the_running_batch_and_drops_the_rest(
     media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Three batches queued on the one unlink thread; the first fails with a bug (not an
-    OSError) once the walk waits for it. The batch then running ends, on a descriptor
-    still open; the batch still queued is dropped; nothing is left open or running."""
+    """Three batches on the one unlink thread; the first fails with a bug (not an OSError)
+    once all three are queued. The second, running when the run stops, ends on a
+    descriptor still open; the third, still queued, is dropped; nothing is left open or
+    running. Events, not timing, order the two threads."""
     batch = media.UNLINK_BATCH
     files = _folder_of_old_files(media_root, make_media_file, 3 * batch)  # no rest in place
     big = os.stat(media_root / "big")
     real_unlink, real_settle = media.os.unlink, media._Sweep._settle
-    settling = threading.Event()
+    queued, running, stopping = threading.Event(), threading.Event(), threading.Event()
     calls: list[bool] = []  # per unlink: did dir_fd still refer to the folder?
 
     def settle(self: object, done: object) -> None:
-        settling.set()  # every batch is queued by now
+        queued.set()  # the walk waits for the folder's batches: all three are queued
         real_settle(self, done)
 
     def unlink(name: str, *, dir_fd: int) -> None:
         if not calls:
             calls.append(True)
-            assert settling.wait(timeout=10)
+            assert queued.wait(timeout=10)
             raise RuntimeError("a bug, not an OSError")
-        time.sleep(0.002)  # the next batch is still running when the run stops
+        running.set()
+        assert stopping.wait(timeout=10)
+        time.sleep(0.001)  # a run that did not wait would close the descriptor meanwhile
         try:
             calls.append(os.path.samestat(os.fstat(dir_fd), big))
         except OSError:
             calls.append(False)
         real_unlink(name, dir_fd=dir_fd)
 
+    class Unlinker(ThreadPoolExecutor):
+        """Stops as one `shutdown` call would, in two steps with the second batch running
+        between them: first the queued batches are dropped (or not), then the wait."""
+
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            assert running.wait(timeout=10)
+            super().shutdown(wait=False, cancel_futures=cancel_futures)
+            stopping.set()
+            super().shutdown(wait=wait)
+
     monkeypatch.setattr(media.os, "unlink", unlink)
     monkeypatch.setattr(media._Sweep, "_settle", settle)
+    monkeypatch.setattr(media, "ThreadPoolExecutor", Unlinker)
     fds_before = set(os.listdir("/proc/self/fd"))
 
     with pytest.raises(RuntimeError, match="a bug"):

@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.db import connections, router, transaction
-from django.db.models import Model
+from django.db.models import BinaryField, Model, QuerySet
+from django.db.models.functions import Cast
 from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -58,9 +59,17 @@ def read_exp(token: str) -> int | float | None:
         if end != len(text):
             return None  # trailing data after the JSON value
         exp = claims["exp"]
-    except (ValueError, TypeError, KeyError, StopIteration, binascii.Error, RecursionError):
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        StopIteration,
+        AttributeError,
+        binascii.Error,
+        RecursionError,
+    ):
         # Not three segments, non-ASCII, bad base64, UTF-8 or JSON, JSON nested too
-        # deeply to parse, not an object, no exp.
+        # deeply to parse, not an object, no exp; or no text at all (None: not UTF-8).
         return None
     if exp.__class__ is int or (exp.__class__ is float and math.isfinite(exp)):
         return exp
@@ -81,7 +90,8 @@ def delete_expired_tokens(
     A token is expired iff `exp < now - margin`, strictly: one exactly at the margin is
     kept (simplejwt's `flushexpiredtokens` uses `<=` and no margin; we err on keeping).
     The JWT's `exp` decides even where the `expires_at` column disagrees; a row whose
-    `exp` cannot be read falls back to `expires_at` (same cutoff), and is counted in
+    `exp` cannot be read, or whose token is not even text (bytes that are not UTF-8, which
+    SQLite keeps), falls back to `expires_at` (same cutoff), and is counted in
     `undecodable` and logged by id, never by its text.
 
     Rows are read in primary-key order, `batch_size` at a time, with only the id and the
@@ -108,6 +118,7 @@ def delete_expired_tokens(
     summary = TokenCleanupSummary(dry_run=dry_run)
     using = router.db_for_write(OutstandingToken)
     tokens = OutstandingToken.objects.using(using).order_by("pk")
+    read_batch = _read_as_bytes if connections[using].vendor == "sqlite" else _read_as_text
     last_pk = 0
     while True:
         if should_stop():
@@ -115,7 +126,7 @@ def delete_expired_tokens(
             logger.warning("clean_blacklisted_tokens stopped early after id {}", last_pk)
             break
         try:
-            rows = list(tokens.filter(pk__gt=last_pk).values_list("pk", "token")[:batch_size])
+            rows = read_batch(tokens.filter(pk__gt=last_pk), batch_size)
             if not rows:
                 break
             summary.scanned += len(rows)
@@ -146,6 +157,33 @@ def delete_expired_tokens(
     summary.duration_s = round(time.perf_counter() - started, 6)
     logger.info("clean_blacklisted_tokens summary: {}", summary.as_dict())
     return summary
+
+
+def _read_as_text(rows: QuerySet, limit: int) -> list[tuple[int, str]]:
+    """Return the first `limit` rows' (id, token)."""
+    return list(rows.values_list("pk", "token")[:limit])
+
+
+def _read_as_bytes(rows: QuerySet, limit: int) -> list[tuple[int, str | None]]:
+    """Return the first `limit` rows' (id, token), None for a token that is not UTF-8 text.
+
+    SQLite keeps any bytes in a TEXT column, and its driver refuses a whole batch over one
+    such value, quoting the token in the error; read as a BLOB, every row comes back.
+    """
+    raw_rows = list(
+        rows.annotate(raw=Cast("token", BinaryField())).values_list("pk", "raw")[:limit]
+    )
+    try:
+        return [(pk, raw.decode()) for pk, raw in raw_rows]
+    except UnicodeDecodeError:  # some row is not UTF-8: decode them one by one
+        return [(pk, _utf8(raw)) for pk, raw in raw_rows]
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def _judge_by_expires_at(ids: list[int], cutoff: datetime, using: str) -> list[int]:

@@ -456,8 +456,8 @@ def in_list_sizes(sql: str) -> list[int]:
 
 
 OUTSTANDING = '"token_blacklist_outstandingtoken"'
-PAGE = re.compile(
-    rf'SELECT {OUTSTANDING}\."id" AS "pk", {OUTSTANDING}\."token" AS "token" '
+PAGE = re.compile(  # the token as SQLite's bytes (tests/maintenance/test_tokens_corrupt.py)
+    rf'SELECT {OUTSTANDING}\."id" AS "pk", CAST\({OUTSTANDING}\."token" AS BLOB\) AS "raw" '
     rf'FROM {OUTSTANDING} WHERE {OUTSTANDING}\."id" > \d+ ORDER BY \S+ ASC LIMIT \d+'
 )
 ONE_BATCH_DELETE = ["SAVEPOINT", "DELETE blacklist", "DELETE outstanding", "RELEASE SAVEPOINT"]

@@ -13,6 +13,8 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from config import logs
+
 
 @pytest.fixture
 def mint_refresh_token(django_user_model: type) -> Callable[..., OutstandingToken]:
@@ -92,3 +94,18 @@ def media_log() -> Iterator[list[str]]:
     )
     yield lines
     logger.remove(sink_id)
+
+
+@pytest.fixture
+def raw_log() -> Iterator[list[str]]:
+    """Every loguru line, with the JWT-redacting patcher switched off.
+
+    config.logs redacts JWT-shaped text as a safety net; the tokens module must not
+    need it, so this capture sees exactly what the module wrote.
+    """
+    lines: list[str] = []
+    logger.configure(patcher=lambda record: None)
+    sink = logger.add(lines.append, level="DEBUG", format="{level}|{message}|{extra}|{exception}")
+    yield lines
+    logger.remove(sink)
+    logger.configure(patcher=logs._redact_record)

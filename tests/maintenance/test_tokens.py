@@ -3,7 +3,7 @@
 import base64
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -11,11 +11,9 @@ import jwt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from loguru import logger
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from config import logs
 from maintenance import tokens
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens, read_exp
 from tests.factories import (
@@ -615,21 +613,6 @@ def test_a_row_gone_before_the_delete_is_skipped_and_the_rest_counted(
 
 
 # --- logs ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def raw_log() -> Iterator[list[str]]:
-    """Every loguru line, with the JWT-redacting patcher switched off.
-
-    config.logs redacts JWT-shaped text as a safety net; the tokens module must not
-    need it, so this capture sees exactly what the module wrote.
-    """
-    lines: list[str] = []
-    logger.configure(patcher=lambda record: None)
-    sink = logger.add(lines.append, level="DEBUG", format="{level}|{message}|{extra}|{exception}")
-    yield lines
-    logger.remove(sink)
-    logger.configure(patcher=logs._redact_record)
 
 
 def test_logs_name_unreadable_rows_by_id_and_never_show_token_text(

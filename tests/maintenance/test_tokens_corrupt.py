@@ -7,17 +7,14 @@ the summary, the run history or the command's output.
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from freezegun import freeze_time
-from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from config import logs
 from maintenance import tokens
 from maintenance.models import MaintenanceRun
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
@@ -76,17 +73,6 @@ def fragments(token: str) -> list[str]:
         for segment in token.split(".")
         for start in range(0, max(len(segment) - 7, 1), 4)
     ]
-
-
-@pytest.fixture
-def raw_log() -> Iterator[list[str]]:
-    """Every loguru line, with the JWT-redacting patcher off: what the module itself wrote."""
-    lines: list[str] = []
-    logger.configure(patcher=lambda record: None)
-    sink = logger.add(lines.append, level="DEBUG", format="{level}|{message}|{extra}|{exception}")
-    yield lines
-    logger.remove(sink)
-    logger.configure(patcher=logs._redact_record)
 
 
 @pytest.fixture

@@ -5,25 +5,26 @@ https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
 import warnings
-from pathlib import Path
 
-import dj_database_url
+from config.env import (
+    BASE_DIR,  # noqa: F401 (backend/; the setting Django projects expect)
+    DEV_SECRET_KEY,
+    VAR_DIR,
+    SettingsError,
+    read_environment,
+)
 
-from config.env import env_bool, env_int, env_str
-
-BASE_DIR = Path(__file__).resolve().parent.parent  # backend/
-VAR_DIR = BASE_DIR / "var"
+# Every variable, checked against its bounds (README, "Configuration"); a bad one raises
+# SettingsError, which config.env.exit_on_bad_settings turns into one line and exit 2.
+_environment = read_environment()
 
 # --- Core ---------------------------------------------------------------------
-_DEV_SECRET_KEY = "django-insecure-dev-key-change-me-in-production"
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_SECRET_KEY)
-if SECRET_KEY == _DEV_SECRET_KEY:
-    warnings.warn(
-        "DJANGO_SECRET_KEY is not set: using the development key. Set it in production.",
-        stacklevel=1,
-    )
-DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver").split(",")
+SECRET_KEY = _environment["DJANGO_SECRET_KEY"]  # the development key warns (at the end)
+DEBUG = _environment["DJANGO_DEBUG"]
+ALLOWED_HOSTS = _environment["DJANGO_ALLOWED_HOSTS"]
+# Debug pages and error reports mask every setting and request variable whose name
+# could carry a credential, broker and database URLs included (config/reporting.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.reporting.SecretsFilter"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,10 +70,8 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------
 # https://github.com/jazzband/dj-database-url
 DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
-    )
+    "default": _environment["DATABASE_URL"]
+    | {"CONN_MAX_AGE": _environment["DATABASE_CONN_MAX_AGE"]}
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -101,13 +100,10 @@ SIMPLE_JWT = {
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # The defaults need no server: kombu's filesystem transport (it has fanout, so
 # `inspect ping`, events and Flower work) and an SQLite result backend.
-_BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-CELERY_RESULT_BACKEND = env_str(
-    "CELERY_RESULT_BACKEND", f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}"
-)
+CELERY_BROKER_URL = _environment["CELERY_BROKER_URL"]
+CELERY_RESULT_BACKEND = _environment["CELERY_RESULT_BACKEND"]
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_root = Path(env_str("CELERY_BROKER_FOLDER", str(_BROKER_DIR)))
+    _broker_root = _environment["CELERY_BROKER_FOLDER"]
     for _sub in ("queue", "control", "processed"):
         (_broker_root / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -136,32 +132,42 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Maintenance --------------------------------------------------------------
-GENERATED_MEDIA_ROOT = Path(env_str("GENERATED_MEDIA_ROOT", str(BASE_DIR / "generated_media")))
-GENERATED_MEDIA_MAX_AGE_DAYS = env_int("GENERATED_MEDIA_MAX_AGE_DAYS", 7)
-GENERATED_MEDIA_KEEP = tuple(
-    name for name in env_str("GENERATED_MEDIA_KEEP", ".gitkeep").split(",") if name
-)
-TOKEN_CLEANUP_SAFETY_MARGIN_DAYS = env_int("TOKEN_CLEANUP_SAFETY_MARGIN_DAYS", 7)
+GENERATED_MEDIA_ROOT = _environment["GENERATED_MEDIA_ROOT"]
+GENERATED_MEDIA_MAX_AGE_DAYS = _environment["GENERATED_MEDIA_MAX_AGE_DAYS"]
+GENERATED_MEDIA_KEEP = _environment["GENERATED_MEDIA_KEEP"]
+TOKEN_CLEANUP_SAFETY_MARGIN_DAYS = _environment["TOKEN_CLEANUP_SAFETY_MARGIN_DAYS"]
 # 5000: per-batch commits dominate below that (benchmarks/bench_tokens.py); memory stays ~3 MB.
-TOKEN_CLEANUP_BATCH_SIZE = env_int("TOKEN_CLEANUP_BATCH_SIZE", 5000, minimum=1)
+TOKEN_CLEANUP_BATCH_SIZE = _environment["TOKEN_CLEANUP_BATCH_SIZE"]
 # Run history (maintenance.models.MaintenanceRun): rows older than this many days are
 # pruned at the end of each run; the last success of each task is always kept.
-MAINTENANCE_HISTORY_DAYS = env_int("MAINTENANCE_HISTORY_DAYS", 90, minimum=1)
+MAINTENANCE_HISTORY_DAYS = _environment["MAINTENANCE_HISTORY_DAYS"]
 # A task that meets a database error retries up to 3 times, after up to this many
 # seconds, then twice and four times as long (maintenance/tasks.py); 0: at once.
-MAINTENANCE_RETRY_BACKOFF_S = env_int("MAINTENANCE_RETRY_BACKOFF_S", 5)
+MAINTENANCE_RETRY_BACKOFF_S = _environment["MAINTENANCE_RETRY_BACKOFF_S"]
 
 # --- Logging (loguru) ---------------------------------------------------------
 # Django's dictConfig is off; config/logs.py routes stdlib logging into loguru.
 LOGGING_CONFIG = None
-LOG_DIR = Path(env_str("LOG_DIR", str(BASE_DIR / "logs")))
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
-LOG_JSON = env_bool("LOG_JSON", False)
+LOG_DIR = _environment["LOG_DIR"]
+LOG_LEVEL = _environment["LOG_LEVEL"]
+LOG_JSON = _environment["LOG_JSON"]
 
 from config.logs import configure_logging  # noqa: E402
 
-configure_logging(log_dir=LOG_DIR, level=LOG_LEVEL, json_logs=LOG_JSON)
+try:
+    configure_logging(log_dir=LOG_DIR, level=LOG_LEVEL, json_logs=LOG_JSON)
+except OSError as error:  # what access() cannot foresee: root is refused inside /proc
+    raise SettingsError(
+        f"LOG_DIR={str(LOG_DIR)!r} is invalid: expected a writable folder ({error.strerror})"
+    ) from None
 
 # --- Flower -------------------------------------------------------------------
 # Read by backend/flowerconfig.py; "user:password[,user2:password2]".
-FLOWER_BASIC_AUTH = env_str("FLOWER_BASIC_AUTH", "")
+FLOWER_BASIC_AUTH = _environment["FLOWER_BASIC_AUTH"]
+
+# Last, so that a setting that stops start-up stays the only line on stderr.
+if SECRET_KEY == DEV_SECRET_KEY:
+    warnings.warn(
+        "DJANGO_SECRET_KEY is not set: using the development key. Set it in production.",
+        stacklevel=1,
+    )

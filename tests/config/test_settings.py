@@ -1,14 +1,10 @@
-"""Settings come from the environment, and the defaults need no server."""
+"""Settings come from the environment, and the defaults need no server (bounds: test_env.py)."""
 
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
-
-from config.env import env_bool, env_int, env_str
 
 BACKEND = Path(__file__).resolve().parents[2] / "backend"
 
@@ -111,58 +107,3 @@ def test_environment_overrides_every_default(tmp_path: Path) -> None:
     assert "DJANGO_SECRET_KEY is not set" not in stderr
     assert values["log_dir"] == str(tmp_path / "elsewhere")
     assert (values["log_level"], values["log_json"]) == ("DEBUG", True)
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [("1", True), ("true", True), ("YES", True), ("on", True), ("0", False), ("off", False)],
-)
-def test_env_bool_reads_the_usual_spellings(
-    monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool
-) -> None:
-    monkeypatch.setenv("X_FLAG", raw)
-    assert env_bool("X_FLAG", not expected) is expected
-
-
-def test_env_readers_fall_back_to_the_default_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("X_UNSET", raising=False)
-    assert env_bool("X_UNSET", True) is True
-    assert env_int("X_UNSET", 7) == 7
-    assert env_str("X_UNSET", "d") == "d"
-    monkeypatch.setenv("X_UNSET", "")
-    assert env_int("X_UNSET", 7) == 7
-    assert env_str("X_UNSET", "d") == "d"
-
-
-@pytest.mark.parametrize(
-    ("reader", "raw", "message"),
-    [
-        (lambda: env_bool("X_BAD", False), "maybe", "is not a boolean"),
-        (lambda: env_int("X_BAD", 7), "seven", "is not an integer"),
-        (lambda: env_int("X_BAD", 7, minimum=1), "0", "below its minimum of 1"),
-    ],
-    ids=["bool", "int", "int-below-minimum"],
-)
-def test_env_readers_reject_bad_values_clearly(
-    monkeypatch: pytest.MonkeyPatch, reader, raw: str, message: str
-) -> None:
-    monkeypatch.setenv("X_BAD", raw)
-    with pytest.raises(ValueError, match=message) as excinfo:
-        reader()
-    assert "X_BAD" in str(excinfo.value)
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [("1", 1), (" 42 ", 42), ("0", None)],
-    ids=["exactly-the-minimum", "spaces-around", "1-below-the-minimum"],
-)
-def test_env_int_returns_a_set_integer_at_or_above_its_minimum(
-    monkeypatch: pytest.MonkeyPatch, raw: str, expected: int | None
-) -> None:
-    monkeypatch.setenv("X_INT", raw)
-    if expected is None:
-        with pytest.raises(ValueError, match=r"^X_INT=0 is below its minimum of 1$"):
-            env_int("X_INT", 7, minimum=1)
-    else:
-        assert env_int("X_INT", 7, minimum=1) == expected

@@ -9,8 +9,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
-
-from config.env import env_bool
+from environs import Env
 
 # The machine's servers; a laptop without them skips, CI overrides through these variables.
 LIVE_REDIS_URL = os.environ.get("LIVE_REDIS_URL") or "redis://127.0.0.1:6379"
@@ -22,7 +21,7 @@ _DEFAULT_PORTS = {"redis": 6379, "postgres": 5432, "postgresql": 5432, "amqp": 5
 
 def servers_required() -> bool:
     """True under `CI=true`: a missing server is then a failure, not a skip."""
-    return env_bool("CI", False)
+    return Env().bool("CI", False)
 
 
 def is_reachable(url: str, *, timeout_s: float = 0.5) -> bool:

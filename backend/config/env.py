@@ -28,7 +28,7 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
 # ALLOWED_HOSTS entries: a name or IPv4 (".name" takes subdomains too), [IPv6], or "*".
 _HOST = re.compile(r"\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\]")
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-_SHOWN_CHARS = 80
+_SHOWN_CHARS = 200
 
 
 class SettingsError(ImproperlyConfigured):

@@ -74,6 +74,7 @@ BAD_SETTINGS = {
         {"LOG_DIR": "{file}/logs"},
         "LOG_DIR='{file}/logs' is invalid: expected a writable folder ({file} is not a folder)",
     ),
+    "log-dir-empty": ({"LOG_DIR": ""}, "LOG_DIR='' is invalid: expected a writable folder"),
     "database-url-garbage": (
         {"DATABASE_URL": "garbage"},
         f"DATABASE_URL='garbage' is invalid: expected {DATABASE}",

@@ -7,6 +7,8 @@ from celery.schedules import crontab
 from celery.signals import setup_logging
 from kombu.transport import TRANSPORT_ALIASES
 
+from config.flower import guard_flower
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # `filesystem://` (the embedded broker) names kombu's filesystem transport with
 # whole-or-nothing sends (config/broker.py): a full disk fails `celery call` instead of
@@ -16,6 +18,9 @@ TRANSPORT_ALIASES["filesystem"] = "config.broker:Transport"
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# `celery -A config flower`: backend/flowerconfig.py and the loopback-or-auth rule, from
+# any working directory and whichever way the options were given (config/flower.py).
+guard_flower()
 
 # A beat message that no worker picked up within this many seconds is dropped, so
 # runs missed while the workers were down do not pile up and fire all at once.

@@ -296,10 +296,11 @@ class FlowerProcess:
     password: str
     process: subprocess.Popen
     log: Path
+    host: str = "127.0.0.1"  # how a URL names the address it serves: "[::1]" for IPv6
 
     def get(self, path: str, *, auth: tuple[str, str] | None = None) -> tuple[int, bytes]:
         """GET `path` from Flower; returns (status, body), 4xx/5xx included."""
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        request = urllib.request.Request(f"http://{self.host}:{self.port}{path}")
         if auth is not None:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import BinaryField, Model, QuerySet
 from django.db.models.functions import Cast
 from loguru import logger
@@ -19,6 +19,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 _BASE64URL = bytes.maketrans(b"-_+/", b"+/!!")
 _JSON_SPACE = " \t\n\r"
 _scan_json = json.JSONDecoder().scan_once  # (value, end) of the JSON value at an index
+BATCH_ATTEMPTS = 3  # a batch whose foreign key still fails at commit is tried this often
 
 
 @dataclass
@@ -201,7 +202,12 @@ def _judge_by_expires_at(ids: list[int], cutoff: datetime, using: str) -> list[i
 
 
 def _delete_batch(ids: Sequence[int], summary: TokenCleanupSummary, using: str) -> None:
-    """Delete one batch: blacklist rows first, then outstanding rows, in one transaction."""
+    """Delete one batch in one transaction: lock its outstanding rows, delete their blacklist
+    rows, then them.
+
+    A foreign key that still fails at commit (a blacklist row written in between where rows
+    are not locked, or under REPEATABLE READ) runs the batch again, up to BATCH_ATTEMPTS times.
+    """
     if summary.dry_run:
         for chunk in _chunks(ids, using):
             summary.blacklisted_deleted += (
@@ -211,31 +217,65 @@ def _delete_batch(ids: Sequence[int], summary: TokenCleanupSummary, using: str) 
                 OutstandingToken.objects.using(using).filter(pk__in=chunk).count()
             )
         return
-    with transaction.atomic(using=using):
-        blacklisted = _delete_where_in(BlacklistedToken, "token_id", ids, using)
-        outstanding = _delete_where_in(OutstandingToken, "id", ids, using)
+    for attempt in range(1, BATCH_ATTEMPTS + 1):
+        try:
+            with transaction.atomic(using=using):
+                _lock_outstanding(ids, using)
+                blacklisted = _delete_where_in(BlacklistedToken, "token_id", ids, using)
+                outstanding = _delete_where_in(OutstandingToken, "id", ids, using)
+            break
+        except IntegrityError:
+            if attempt == BATCH_ATTEMPTS:
+                raise
+            logger.warning(
+                "clean_blacklisted_tokens: a blacklist row was written into the batch up to id {}"
+                " while it was deleted; deleting it again (attempt {} of {})",
+                max(ids),
+                attempt + 1,
+                BATCH_ATTEMPTS,
+            )
     summary.blacklisted_deleted += blacklisted
     summary.outstanding_deleted += outstanding
 
 
+def _lock_outstanding(ids: Sequence[int], using: str) -> None:
+    """Lock the batch's outstanding rows (`SELECT ... FOR UPDATE`) where the database can.
+
+    A blacklist row written for one of them meanwhile then waits for this batch's commit
+    and fails its own foreign key, instead of failing this batch's (docs/periodic-tasks.md).
+    """
+    if connections[using].features.has_select_for_update:  # not SQLite: one writer at a time
+        sql = "SELECT {column} FROM {table} WHERE {column} IN ({ids}) ORDER BY 1 FOR UPDATE"
+        _execute_where_in(sql, OutstandingToken, "id", ids, using)
+
+
 def _delete_where_in(model: type[Model], column: str, ids: Sequence[int], using: str) -> int:
-    """Run `DELETE FROM <model's table> WHERE <column> IN ids`; return the deleted count.
+    """Run `DELETE FROM <model's table> WHERE <column> IN ids`; return the deleted count."""
+    return _execute_where_in(
+        "DELETE FROM {table} WHERE {column} IN ({ids})", model, column, ids, using
+    )
+
+
+def _execute_where_in(
+    sql: str, model: type[Model], column: str, ids: Sequence[int], using: str
+) -> int:
+    """Run `sql` with its {table}, {column} and {ids} filled in, per chunk; return the row count.
 
     The ids are written into the SQL as integer literals, not bound as a thousand
     parameters: they are integers read from the primary key (and `int()` makes sure),
     and psycopg would otherwise re-parse a thousand placeholders in Python for every
-    statement, which costs more than the DELETE itself.
+    statement, which costs more than the statement itself.
     """
     connection = connections[using]
     table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(column)
-    deleted = 0
+    count = 0
     with connection.cursor() as cursor:
         for chunk in _chunks(ids, using):
             literals = ", ".join(str(int(pk)) for pk in chunk)
-            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({literals})")
-            deleted += cursor.rowcount
-    return deleted
+            cursor.execute(sql.format(table=table, column=column, ids=literals))
+            count += cursor.rowcount
+    return count
 
 
 def _chunks(ids: Sequence[int], using: str) -> Iterator[list[int]]:

@@ -12,14 +12,14 @@ from unittest import mock
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.management import execute_from_command_line
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError
 from freezegun import freeze_time
 from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from maintenance import tokens
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
-from tests.factories import BlacklistedTokenFactory
+from tests.factories import BlacklistedTokenFactory, OutstandingTokenFactory
 
 NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
@@ -224,3 +224,65 @@ def test_an_exception_not_named_as_an_interruption_still_propagates(
     ):
         run()  # interrupted_by defaults to nothing
     assert tables() == (pks(rows[2:]), pks(rows[2:]))
+
+
+# --- a blacklist row written into a batch while it is deleted -------------------------------
+
+
+@contextlib.contextmanager
+def blacklist_row_written_between_the_deletes(k: int, times: int) -> Iterator[list[int]]:
+    """In batch k, the first `times` attempts get a blacklist row for one of their tokens
+    between the blacklist DELETE and the outstanding DELETE, as a concurrent writer on a
+    database without row locks would; the foreign key then fails at COMMIT, for real."""
+    real = tokens._delete_where_in
+    outstanding_deletes = itertools.count(1)
+    written: list[int] = []
+
+    def delete(model, column, ids, using):
+        if model is OutstandingToken and next(outstanding_deletes) in range(k, k + times):
+            BlacklistedToken.objects.create(token_id=ids[0])
+            written.append(ids[0])
+        return real(model, column, ids, using)
+
+    with mock.patch.object(tokens, "_delete_where_in", side_effect=delete):
+        yield written
+
+
+def test_a_batch_whose_foreign_key_fails_at_commit_is_deleted_again_and_counted_exactly() -> None:
+    rows = [OutstandingTokenFactory(exp=LONG_AGO) for _ in range(6)]  # none blacklisted
+    kept = BlacklistedTokenFactory(token__exp=NEXT_MONTH).token
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="WARNING", format="{level} {message}")
+    try:
+        with blacklist_row_written_between_the_deletes(2, times=2) as written:
+            summary = run()
+    finally:
+        logger.remove(sink)
+
+    assert written == [rows[2].pk, rows[2].pk]  # batch 2's first two attempts failed
+    assert tables() == ({kept.pk}, {kept.pk})
+    assert numbers(summary) == {
+        "scanned": 7,
+        "expired": 6,
+        "blacklisted_deleted": 0,  # the rows written by the failed attempts rolled back
+        "outstanding_deleted": 6,
+        "undecodable": 0,
+        "dry_run": False,
+        "completed": True,
+    }
+    assert [line.rstrip("\n") for line in lines] == [
+        "WARNING clean_blacklisted_tokens: a blacklist row was written into the batch up to id "
+        f"{rows[3].pk} while it was deleted; deleting it again (attempt {attempt} of 3)"
+        for attempt in (2, 3)
+    ]
+
+
+def test_a_batch_that_fails_its_foreign_key_every_time_fails_the_run_after_3_attempts() -> None:
+    rows = [OutstandingTokenFactory(exp=LONG_AGO) for _ in range(6)]
+    with (
+        pytest.raises(IntegrityError, match="FOREIGN KEY"),
+        blacklist_row_written_between_the_deletes(2, times=3) as written,
+    ):
+        run()
+    assert written == [rows[2].pk] * 3
+    assert tables() == (pks(rows[2:]), set())  # batch 1 committed, batch 2 rolled back

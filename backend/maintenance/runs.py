@@ -13,6 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
+from config.logs import redact_exception
 from maintenance import history
 from maintenance.media import MediaCleanupSummary, delete_old_media
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
@@ -53,11 +54,18 @@ def run_token_cleanup(*, dry_run: bool) -> TokenCleanupSummary:
 
 
 def _recorded(task: str, dry_run: bool, cleanup: Callable[[datetime], S]) -> S:
-    """Run `cleanup` at the current time inside the run history (record, then prune)."""
-    return history.run_and_record(
-        task,
-        dry_run=dry_run,
-        cleanup=cleanup,
-        clock=timezone.now,
-        keep=timedelta(days=settings.MAINTENANCE_HISTORY_DAYS),
-    )
+    """Run `cleanup` at the current time inside the run history (record, then prune).
+
+    An exception leaves with its JWTs redacted: the command prints its message.
+    """
+    try:
+        return history.run_and_record(
+            task,
+            dry_run=dry_run,
+            cleanup=cleanup,
+            clock=timezone.now,
+            keep=timedelta(days=settings.MAINTENANCE_HISTORY_DAYS),
+        )
+    except Exception as exc:
+        redact_exception(exc)
+        raise

@@ -10,13 +10,42 @@ the state of one clean run), so a message is acknowledged only after the task en
 connection) is retried with exponential backoff, a bounded number of times.
 """
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from config.logs import redact_exception
 from maintenance import runs
 
+
+class RedactedTask(Task):
+    """A task whose exceptions carry no JWT, whether it fails or is retried.
+
+    Celery stores the exception's type and message and the traceback text in the result
+    backend and sends them to Flower; `retry` redacts the exception autoretry hands it.
+    """
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            redact_exception(exc)
+            raise
+
+    def retry(
+        self,
+        args: object = None,
+        kwargs: object = None,
+        exc: BaseException | None = None,
+        *more: object,
+        **options: object,
+    ) -> object:
+        redact_exception(exc)
+        return super().retry(args, kwargs, exc, *more, **options)
+
+
 RELIABLE = {
+    "base": RedactedTask,
     "acks_late": True,
     "reject_on_worker_lost": True,
     "autoretry_for": (OperationalError, InterfaceError),

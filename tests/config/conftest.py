@@ -1,14 +1,17 @@
-"""Fixtures for the schedule's tests: eager tasks and a process time zone far from UTC."""
+"""Fixtures for the config tests: a process time zone far from UTC, a log folder of a test's own."""
 
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import tzlocal
 from celery.utils.time import timezone as celery_timezone
+from loguru import logger
 
 from config.celery import app
+from config.logs import configure_logging
 
 
 def _forget_cached_time_zones() -> None:
@@ -43,3 +46,11 @@ def process_tz(request: pytest.FixtureRequest) -> Iterator[str]:
             os.environ["TZ"] = previous
         time.tzset()
         _forget_cached_time_zones()
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path, _logs_in_a_temporary_folder: Path) -> Iterator[Path]:
+    """A folder for the test's own `configure_logging`; the session's logging is back after."""
+    yield tmp_path
+    logger.complete()
+    configure_logging(log_dir=_logs_in_a_temporary_folder, level="DEBUG", json_logs=False)

@@ -4,7 +4,6 @@ import json
 import logging
 from pathlib import Path
 
-import pytest
 from celery.signals import setup_logging
 from celery.utils.log import iter_open_logger_fds
 from loguru import logger
@@ -17,13 +16,6 @@ JWT = (
     ".eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsImV4cCI6MTc5MDAwMDAwMH0"
     ".c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
 )
-
-
-@pytest.fixture
-def log_dir(tmp_path: Path, _logs_in_a_temporary_folder: Path):
-    yield tmp_path
-    logger.complete()
-    configure_logging(log_dir=_logs_in_a_temporary_folder, level="DEBUG", json_logs=False)
 
 
 def test_a_django_stdlib_record_reaches_the_loguru_file_sink(log_dir: Path) -> None:

@@ -40,6 +40,7 @@ WORKSPACE = REPO / ".mutation"
 MUTATED = [
     "maintenance/media.py",
     "maintenance/tokens.py",
+    "maintenance/token_sql.py",
     "maintenance/tasks.py",
     "maintenance/runs.py",
     "config/celery.py",
@@ -64,6 +65,7 @@ MODULE_LEVEL = {
     "maintenance/tasks.py": [
         "tests/maintenance/test_tasks_retry.py",
         "tests/maintenance/test_tasks.py",
+        "tests/maintenance/test_tasks_redaction.py",
         "tests/config/test_celery.py",
     ],
 }

@@ -4,15 +4,21 @@ import binascii
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import BinaryField, Model, QuerySet
-from django.db.models.functions import Cast
 from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from maintenance.token_sql import (
+    chunks,
+    delete_where_in,
+    lock_outstanding,
+    read_as_bytes,
+    read_as_text,
+)
 
 # base64url -> standard base64; a stray "+" or "/" (not base64url) becomes "!", which the
 # strict decoder rejects, so only well-formed base64url payloads are read.
@@ -119,7 +125,7 @@ def delete_expired_tokens(
     summary = TokenCleanupSummary(dry_run=dry_run)
     using = router.db_for_write(OutstandingToken)
     tokens = OutstandingToken.objects.using(using).order_by("pk")
-    read_batch = _read_as_bytes if connections[using].vendor == "sqlite" else _read_as_text
+    read_batch = read_as_bytes if connections[using].vendor == "sqlite" else read_as_text
     last_pk = 0
     while True:
         if should_stop():
@@ -160,39 +166,12 @@ def delete_expired_tokens(
     return summary
 
 
-def _read_as_text(rows: QuerySet, limit: int) -> list[tuple[int, str]]:
-    """Return the first `limit` rows' (id, token)."""
-    return list(rows.values_list("pk", "token")[:limit])
-
-
-def _read_as_bytes(rows: QuerySet, limit: int) -> list[tuple[int, str | None]]:
-    """Return the first `limit` rows' (id, token), None for a token that is not UTF-8 text.
-
-    SQLite keeps any bytes in a TEXT column, and its driver refuses a whole batch over one
-    such value, quoting the token in the error; read as a BLOB, every row comes back.
-    """
-    raw_rows = list(
-        rows.annotate(raw=Cast("token", BinaryField())).values_list("pk", "raw")[:limit]
-    )
-    try:
-        return [(pk, raw.decode()) for pk, raw in raw_rows]
-    except UnicodeDecodeError:  # some row is not UTF-8: decode them one by one
-        return [(pk, _utf8(raw)) for pk, raw in raw_rows]
-
-
-def _utf8(raw: bytes) -> str | None:
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        return None
-
-
 def _judge_by_expires_at(ids: list[int], cutoff: datetime, using: str) -> list[int]:
     """Log each row whose `exp` is unreadable; return those whose `expires_at` is before cutoff."""
     for pk in ids:
         logger.warning("outstanding token id={} has no readable exp; judged by expires_at", pk)
     expired = []
-    for chunk in _chunks(ids, using):
+    for chunk in chunks(ids, using):
         expired += (
             OutstandingToken.objects.using(using)
             .filter(pk__in=chunk, expires_at__lt=cutoff)
@@ -209,7 +188,7 @@ def _delete_batch(ids: Sequence[int], summary: TokenCleanupSummary, using: str) 
     are not locked, or under REPEATABLE READ) runs the batch again, up to BATCH_ATTEMPTS times.
     """
     if summary.dry_run:
-        for chunk in _chunks(ids, using):
+        for chunk in chunks(ids, using):
             summary.blacklisted_deleted += (
                 BlacklistedToken.objects.using(using).filter(token_id__in=chunk).count()
             )
@@ -220,9 +199,9 @@ def _delete_batch(ids: Sequence[int], summary: TokenCleanupSummary, using: str) 
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
             with transaction.atomic(using=using):
-                _lock_outstanding(ids, using)
-                blacklisted = _delete_where_in(BlacklistedToken, "token_id", ids, using)
-                outstanding = _delete_where_in(OutstandingToken, "id", ids, using)
+                lock_outstanding(ids, using)
+                blacklisted = delete_where_in(BlacklistedToken, "token_id", ids, using)
+                outstanding = delete_where_in(OutstandingToken, "id", ids, using)
             break
         except IntegrityError:
             if attempt == BATCH_ATTEMPTS:
@@ -236,50 +215,3 @@ def _delete_batch(ids: Sequence[int], summary: TokenCleanupSummary, using: str) 
             )
     summary.blacklisted_deleted += blacklisted
     summary.outstanding_deleted += outstanding
-
-
-def _lock_outstanding(ids: Sequence[int], using: str) -> None:
-    """Lock the batch's outstanding rows (`SELECT ... FOR UPDATE`) where the database can.
-
-    A blacklist row written for one of them meanwhile then waits for this batch's commit
-    and fails its own foreign key, instead of failing this batch's (docs/periodic-tasks.md).
-    """
-    if connections[using].features.has_select_for_update:  # not SQLite: one writer at a time
-        sql = "SELECT {column} FROM {table} WHERE {column} IN ({ids}) ORDER BY 1 FOR UPDATE"
-        _execute_where_in(sql, OutstandingToken, "id", ids, using)
-
-
-def _delete_where_in(model: type[Model], column: str, ids: Sequence[int], using: str) -> int:
-    """Run `DELETE FROM <model's table> WHERE <column> IN ids`; return the deleted count."""
-    return _execute_where_in(
-        "DELETE FROM {table} WHERE {column} IN ({ids})", model, column, ids, using
-    )
-
-
-def _execute_where_in(
-    sql: str, model: type[Model], column: str, ids: Sequence[int], using: str
-) -> int:
-    """Run `sql` with its {table}, {column} and {ids} filled in, per chunk; return the row count.
-
-    The ids are written into the SQL as integer literals, not bound as a thousand
-    parameters: they are integers read from the primary key (and `int()` makes sure),
-    and psycopg would otherwise re-parse a thousand placeholders in Python for every
-    statement, which costs more than the statement itself.
-    """
-    connection = connections[using]
-    table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(column)
-    count = 0
-    with connection.cursor() as cursor:
-        for chunk in _chunks(ids, using):
-            literals = ", ".join(str(int(pk)) for pk in chunk)
-            cursor.execute(sql.format(table=table, column=column, ids=literals))
-            count += cursor.rowcount
-    return count
-
-
-def _chunks(ids: Sequence[int], using: str) -> Iterator[list[int]]:
-    """Split `ids` so no statement exceeds the backend's bound-parameter limit (999 on SQLite)."""
-    size = connections[using].features.max_query_params or len(ids)
-    for start in range(0, len(ids), size):
-        yield list(ids[start : start + size])

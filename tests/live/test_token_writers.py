@@ -78,7 +78,7 @@ def test_a_blacklist_write_into_a_batch_being_deleted_waits_for_it_then_fails_on
                 writer["error"] = error
 
     thread = threading.Thread(target=blacklist_target)
-    real_delete = tokens._delete_where_in
+    real_delete = tokens.delete_where_in
 
     def delete(model, column, ids, using):
         # Between the batch's blacklist DELETE and its outstanding DELETE: another writer
@@ -101,7 +101,7 @@ def test_a_blacklist_write_into_a_batch_being_deleted_waits_for_it_then_fails_on
     with (
         django_db_blocker.unblock(),
         override_settings(DATABASE_ROUTERS=[_ToTheLiveDatabase(alias)]),
-        mock.patch.object(tokens, "_delete_where_in", side_effect=delete),
+        mock.patch.object(tokens, "delete_where_in", side_effect=delete),
     ):
         summary = delete_expired_tokens(
             now=NOW, margin=timedelta(days=7), batch_size=10, dry_run=False

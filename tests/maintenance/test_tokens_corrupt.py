@@ -15,7 +15,7 @@ from django.db import connection
 from freezegun import freeze_time
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from maintenance import tokens
+from maintenance import token_sql
 from maintenance.models import MaintenanceRun
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
 from tests.factories import BlacklistedTokenFactory, OutstandingTokenFactory
@@ -151,8 +151,8 @@ def test_the_text_and_the_bytes_readers_agree_on_readable_rows() -> None:
     rows = [OutstandingTokenFactory(exp=LONG_AGO) for _ in range(3)]
     unread = OutstandingToken.objects.order_by("pk").filter(pk__gt=rows[0].pk)
 
-    as_text = tokens._read_as_text(unread, 5)
-    as_bytes = tokens._read_as_bytes(unread, 5)
+    as_text = token_sql.read_as_text(unread, 5)
+    as_bytes = token_sql.read_as_bytes(unread, 5)
 
     assert as_text == as_bytes == [(row.pk, row.token) for row in rows[1:]]
-    assert tokens._read_as_bytes(unread, 1) == [(rows[1].pk, rows[1].token)]
+    assert token_sql.read_as_bytes(unread, 1) == [(rows[1].pk, rows[1].token)]

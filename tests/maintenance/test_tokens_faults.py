@@ -51,7 +51,7 @@ def pks(rows: list[OutstandingToken]) -> set[int]:
 @contextlib.contextmanager
 def outstanding_delete_fails_in_batch(k: int, error: BaseException = DB_ERROR) -> Iterator[None]:
     """Batch k's OutstandingToken DELETE raises `error`, after its blacklist DELETE has run."""
-    real = tokens._delete_where_in
+    real = tokens.delete_where_in
     outstanding_deletes = itertools.count(1)
 
     def delete(model, column, ids, using):
@@ -59,7 +59,7 @@ def outstanding_delete_fails_in_batch(k: int, error: BaseException = DB_ERROR) -
             raise error
         return real(model, column, ids, using)
 
-    with mock.patch.object(tokens, "_delete_where_in", side_effect=delete):
+    with mock.patch.object(tokens, "delete_where_in", side_effect=delete):
         yield
 
 
@@ -234,7 +234,7 @@ def blacklist_row_written_between_the_deletes(k: int, times: int) -> Iterator[li
     """In batch k, the first `times` attempts get a blacklist row for one of their tokens
     between the blacklist DELETE and the outstanding DELETE, as a concurrent writer on a
     database without row locks would; the foreign key then fails at COMMIT, for real."""
-    real = tokens._delete_where_in
+    real = tokens.delete_where_in
     outstanding_deletes = itertools.count(1)
     written: list[int] = []
 
@@ -244,7 +244,7 @@ def blacklist_row_written_between_the_deletes(k: int, times: int) -> Iterator[li
             written.append(ids[0])
         return real(model, column, ids, using)
 
-    with mock.patch.object(tokens, "_delete_where_in", side_effect=delete):
+    with mock.patch.object(tokens, "delete_where_in", side_effect=delete):
         yield written
 
 

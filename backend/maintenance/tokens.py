@@ -196,7 +196,8 @@ def _delete_batch(ids: Sequence[int], summary: TokenCleanupSummary, using: str) 
                 OutstandingToken.objects.using(using).filter(pk__in=chunk).count()
             )
         return
-    for attempt in range(1, BATCH_ATTEMPTS + 1):
+    attempt = 1
+    while True:
         try:
             with transaction.atomic(using=using):
                 lock_outstanding(ids, using)
@@ -206,11 +207,12 @@ def _delete_batch(ids: Sequence[int], summary: TokenCleanupSummary, using: str) 
         except IntegrityError:
             if attempt == BATCH_ATTEMPTS:
                 raise
+            attempt += 1
             logger.warning(
                 "clean_blacklisted_tokens: a blacklist row was written into the batch up to id {}"
                 " while it was deleted; deleting it again (attempt {} of {})",
                 max(ids),
-                attempt + 1,
+                attempt,
                 BATCH_ATTEMPTS,
             )
     summary.blacklisted_deleted += blacklisted

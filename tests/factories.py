@@ -16,7 +16,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from maintenance.history import record_run
+from maintenance.history import outcome_of, record_run
 from maintenance.models import MaintenanceRun
 
 DEFAULT_EXP = datetime(2026, 3, 10, 2, 0, 0, tzinfo=UTC)
@@ -86,3 +86,58 @@ def record_success(task: str, finished_at: datetime, **fields: object) -> Mainte
         summary=fields.pop("summary", {"completed": True}),
         **fields,
     )
+
+
+class MaintenanceRunFactory(DjangoModelFactory):
+    """A run-history row of a real beat run; `media=True` or `tokens=True` fills a summary
+    shaped like that cleanup's, and `failed=True` makes a run that raised."""
+
+    class Meta:
+        model = MaintenanceRun
+
+    class Params:
+        duration = timedelta(seconds=5)
+        media = factory.Trait(
+            task="clean_generated_media",
+            summary=factory.Dict(
+                {
+                    "root": "/srv/media",
+                    "scanned": 400,
+                    "deleted": 120,
+                    "bytes_freed": 3 << 20,
+                    "dirs_removed": 2,
+                    "skipped": 0,
+                    "errors": 0,
+                    "dry_run": False,
+                    "duration_s": 4.5,
+                }
+            ),
+        )
+        tokens = factory.Trait(
+            task="clean_blacklisted_tokens",
+            summary=factory.Dict(
+                {
+                    "scanned": 900,
+                    "expired": 300,
+                    "blacklisted_deleted": 100,
+                    "outstanding_deleted": 300,
+                    "undecodable": 0,
+                    "dry_run": False,
+                    "completed": True,
+                    "duration_s": 4.5,
+                }
+            ),
+        )
+        failed = factory.Trait(
+            outcome=MaintenanceRun.Outcome.FAILED,
+            summary=None,
+            error="Traceback (most recent call last):\nOperationalError: database is down",
+        )
+
+    task = "clean_generated_media"
+    origin = MaintenanceRun.Origin.BEAT
+    started_at = DEFAULT_EXP
+    finished_at = factory.LazyAttribute(lambda run: run.started_at + run.duration)
+    dry_run = False
+    outcome = factory.LazyAttribute(lambda run: outcome_of(run.summary))
+    summary = None

@@ -1,4 +1,5 @@
-"""URL routes: the admin, the JWT endpoints that fill the token tables, the health check."""
+"""URL routes: the admin, the JWT endpoints that fill the token tables, the health check,
+the Prometheus metrics."""
 
 from django.contrib import admin
 from django.urls import path
@@ -8,7 +9,7 @@ from rest_framework_simplejwt.views import (
     TokenRefreshView,
 )
 
-from maintenance.views import maintenance_health_view
+from maintenance.views import maintenance_health_view, metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,4 +17,5 @@ urlpatterns = [
     path("api/auth/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
     path("api/auth/token/blacklist/", TokenBlacklistView.as_view(), name="token_blacklist"),
     path("api/health/maintenance/", maintenance_health_view, name="maintenance_health"),
+    path("metrics", metrics_view, name="metrics"),  # Prometheus' default path
 ]

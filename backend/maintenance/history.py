@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from celery import current_task
-from django.db import DatabaseError
-from django.db.models import Max
+from django.db import DatabaseError, transaction
+from django.db.models import F, Max
 from loguru import logger
 
 from config.logs import redact
-from maintenance.models import MaintenanceRun
+from maintenance.models import MaintenanceRun, PrunedRuns
 
 ERROR_TEXT_LIMIT = 10_000  # characters of traceback kept in a row
 
@@ -104,7 +104,8 @@ def prune_history(*, now: datetime, max_age: timedelta) -> int:
 
     Strict: a row exactly `max_age` old is kept. The most recent successful (`ok`, not
     dry) row of each task is always kept, however old, so the health check can still
-    say when a long-dead task last worked instead of "never".
+    say when a long-dead task last worked instead of "never". Deleted real runs are
+    added to `PrunedRuns` in the same transaction, for the metrics' counters.
     """
     last_successes = (
         MaintenanceRun.objects.filter(outcome=MaintenanceRun.Outcome.OK, dry_run=False)
@@ -123,11 +124,17 @@ def prune_history(*, now: datetime, max_age: timedelta) -> int:
         .first()
         for row in last_successes
     ]
-    deleted, _ = (
-        MaintenanceRun.objects.filter(finished_at__lt=now - max_age)
-        .exclude(id__in=keep_ids)
-        .delete()
-    )
+    doomed = MaintenanceRun.objects.filter(finished_at__lt=now - max_age).exclude(id__in=keep_ids)
+    deleted = 0
+    for group in doomed.values("task", "outcome", "dry_run").distinct().order_by():
+        with transaction.atomic():
+            count, _ = doomed.filter(**group).delete()
+            if not group["dry_run"]:
+                tally, _ = PrunedRuns.objects.get_or_create(
+                    task=group["task"], outcome=group["outcome"]
+                )
+                PrunedRuns.objects.filter(pk=tally.pk).update(runs=F("runs") + count)
+        deleted += count
     if deleted:
         logger.info("maintenance history pruned: {} rows older than {}", deleted, max_age)
     return deleted

@@ -40,3 +40,24 @@ class MaintenanceRun(models.Model):
     def __str__(self) -> str:
         dry = " (dry run)" if self.dry_run else ""
         return f"{self.task} {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome}{dry}"
+
+
+class PrunedRuns(models.Model):
+    """How many real (not dry) runs of a task with an outcome the pruning has deleted.
+
+    The metrics' run counters are history rows plus these, so they never go down when
+    old rows are pruned (a Prometheus counter that drops reads as a reset).
+    """
+
+    task = models.CharField(max_length=200)
+    outcome = models.CharField(max_length=16, choices=MaintenanceRun.Outcome.choices)
+    runs = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "pruned runs"
+        constraints = [
+            models.UniqueConstraint(fields=["task", "outcome"], name="maint_pruned_task_outcome")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} {self.outcome}: {self.runs} pruned"

@@ -1,12 +1,15 @@
-"""HTTP health check for uptime monitors and Kubernetes probes."""
+"""HTTP endpoints for monitoring: the health check (uptime monitors, Kubernetes probes) and
+Prometheus metrics."""
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from config.celery import app
 from maintenance.health import maintenance_health
+from maintenance.metrics import RunHistoryCollector, registry_for
 
 
 @never_cache
@@ -18,3 +21,17 @@ def maintenance_health_view(request: HttpRequest) -> JsonResponse:
     """
     report = maintenance_health(now=timezone.now(), beat_schedule=app.conf.beat_schedule)
     return JsonResponse(report.as_dict(), status=200 if report.healthy else 503)
+
+
+@never_cache
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics of maintenance, computed from the run history at each scrape.
+
+    No authentication, like Flower's /metrics: it tells task names, times and counts, no
+    secret. Serve it only to the scraper's network (README, "Prometheus metrics").
+    """
+    collector = RunHistoryCollector(
+        clock=timezone.now, beat_schedule=lambda: app.conf.beat_schedule
+    )
+    return HttpResponse(generate_latest(registry_for(collector)), content_type=CONTENT_TYPE_LATEST)

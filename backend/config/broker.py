@@ -12,20 +12,101 @@ Here a message is written in full to a hidden temporary name in the same folder,
 renamed to its final name, which a reader sees whole or not at all; a failed write
 removes the temporary file and raises `ChannelError`, so the sender fails loudly and
 nothing is half-sent. Reading is kombu's, unchanged (it lists only `*.<queue>.msg`).
+
+kombu's transport also ignores queue expiry (`x-expires`) and never removes a binding
+whose consumer died (celery/kombu#1280: "Exchange bindings are never deleted"): every
+Flower or `celery events` run leaves a `celeryev.<uuid>` binding in the control folder,
+and each worker heartbeat and task event is then written as a file for each dead queue,
+forever (the worker's CPU grows with the pile, as in ciur/papermerge#230). Here a queue
+declared with an expiry (Celery's `event_queue_expires`, `control_queue_expires`) has a
+lease file in the control folder whose mtime is its deadline: its consumer pushes the
+deadline on as it polls, and whoever looks up the bindings of an exchange unbinds a queue
+past its deadline, drops its messages and writes nothing for it. A consumer that polls
+again after that (a laptop back from sleep) binds its queue again.
 """
 
 import contextlib
 import os
 import uuid
-from time import monotonic
+from pathlib import Path
+from time import monotonic, time
+from urllib.parse import quote
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
+from kombu.transport.base import to_rabbitmq_queue_arguments
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
 
 class Channel(filesystem.Channel):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self._expiring: dict[str, float] = {}  # queue -> x-expires (s), declared here
+        self._renewed: dict[str, float] = {}  # queue -> when this channel last pushed it on
+        super().__init__(*args, **kwargs)
+
+    def _lease(self, queue: str) -> Path:
+        return self.control_folder / f"{quote(queue, safe='')}.lease"
+
+    def prepare_queue_arguments(self, arguments: dict, **kwargs: object) -> dict:
+        """Pass a queue's `expires` on as `x-expires` (kombu's base drops it; redis's keeps it)."""
+        return to_rabbitmq_queue_arguments(arguments, **kwargs)
+
+    def _new_queue(self, queue: str, **kwargs: object) -> None:
+        """Declare `queue`; with an `x-expires` argument (ms) it gets a lease."""
+        expires_ms = (kwargs.get("arguments") or {}).get("x-expires")
+        if expires_ms:
+            self._expiring[queue] = expires_ms / 1000
+            self._renew(queue, time())
+        super()._new_queue(queue, **kwargs)
+
+    def _renew(self, queue: str, now: float) -> None:
+        deadline = now + self._expiring[queue]
+        lease = self._lease(queue)
+        try:
+            os.utime(lease, (deadline, deadline))
+        except FileNotFoundError:  # new, or expired while this consumer did not poll
+            lease.touch()
+            os.utime(lease, (deadline, deadline))
+            for exchange, routing_key, arguments in self.state.queue_bindings(queue):
+                meta = self.typeof(exchange).prepare_bind(queue, exchange, routing_key, arguments)
+                self._queue_bind(exchange, *meta)
+        self._renewed[queue] = now
+
+    def _get(self, queue: str) -> dict:
+        """Get the next message of `queue`, pushing its lease on (at most 4 times per expiry)."""
+        expires = self._expiring.get(queue)
+        now = time()
+        if expires is not None and now - self._renewed.get(queue, 0.0) >= expires / 4:
+            self._renew(queue, now)
+        return super()._get(queue)
+
+    def get_table(self, exchange: str) -> list:
+        """The bindings of `exchange`; a queue past its lease is unbound and emptied on the way."""
+        now = time()
+        live = []
+        for binding in super().get_table(exchange):
+            try:
+                expired = os.stat(self._lease(binding.queue)).st_mtime < now
+            except FileNotFoundError:  # declared without an expiry
+                expired = False
+            if expired:
+                self._delete(binding.queue, exchange, binding.routing_key, binding.pattern)
+            else:
+                live.append(binding)
+        return live
+
+    def _delete(self, queue: str, *args: object, **kwargs: object) -> None:
+        """Unbind `queue` from one exchange and drop its messages (kombu's); and its lease
+        with its last binding."""
+        super()._delete(queue, *args, **kwargs)
+        for table in self.control_folder.glob("*.exchange"):
+            exchange = table.name.removesuffix(".exchange")
+            if any(b.queue == queue for b in filesystem.Channel.get_table(self, exchange)):
+                return
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self._lease(queue))
+
     def _put(self, queue: str, payload: dict, **kwargs: object) -> None:
         """Put the message on `queue` as one file that appears complete or not at all."""
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"

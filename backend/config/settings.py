@@ -130,6 +130,10 @@ CELERY_TASK_TRACK_STARTED = True
 # Keep loguru in charge of logging inside workers (see config/logs.py).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# An event listener's queue (Flower, `celery events`) and a control reply queue expire
+# this many seconds after their consumer last polled; the embedded broker honours it too.
+CELERY_EVENT_QUEUE_EXPIRES = env_int("CELERY_EVENT_QUEUE_EXPIRES", 60, minimum=1)
+CELERY_CONTROL_QUEUE_EXPIRES = env_int("CELERY_CONTROL_QUEUE_EXPIRES", 10, minimum=1)
 
 # --- Maintenance --------------------------------------------------------------
 GENERATED_MEDIA_ROOT = _environment["GENERATED_MEDIA_ROOT"]

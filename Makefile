@@ -5,7 +5,11 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
 MANAGE := cd backend && $(BIN)/python manage.py
 
-.PHONY: install run worker flower test test-live lint format bench mutation lock clean
+.PHONY: help install run worker flower test test-live test-soak lint format bench mutation lock clean
+.DEFAULT_GOAL := help
+
+help: ## this list (plain `make`)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,10 +35,13 @@ flower: $(STAMP) ## Flower on 127.0.0.1:5555 (backend/flowerconfig.py)
 COVERAGE := --cov=backend --cov-report=term-missing:skip-covered --cov-fail-under=100
 
 test: $(STAMP) ## the whole default suite on 2 xdist workers; fails under 100% branch coverage
-	$(BIN)/pytest -n 2 $(COVERAGE)
+	$(BIN)/pytest -n 2 -m "not soak" $(COVERAGE)
 
 test-live: $(STAMP) ## worker modes only (in-process, embedded broker, Redis/PostgreSQL/RabbitMQ); a missing server fails
 	CI=true $(BIN)/pytest -m "inprocess or live" tests/live
+
+test-soak: $(STAMP) ## the embedded broker's soak test (~20 s): killed listeners and pings, files and idle CPU
+	CI=true $(BIN)/pytest -m soak tests/live
 
 bench: $(STAMP) ## benchmarks against named anchors (GNU find, flushexpiredtokens); prints ratios
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
@@ -47,7 +54,7 @@ lint: $(STAMP) ## ruff, and actionlint on the workflows
 	$(BIN)/ruff format --check .
 	$(BIN)/actionlint
 
-format: $(STAMP)
+format: $(STAMP) ## ruff's fixes and formatting, in place
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
@@ -59,5 +66,5 @@ lock: ## re-resolve the pins of pyproject.toml into requirements.lock
 	.lock-venv/bin/python -m pip freeze --exclude-editable > requirements.lock
 	rm -rf .lock-venv .lock-in.txt
 
-clean:
+clean: ## remove .venv and everything the embedded defaults wrote under backend/
 	rm -rf $(VENV) backend/var backend/logs backend/db.sqlite3 .pytest_cache .coverage htmlcov

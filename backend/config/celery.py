@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init
 from kombu.transport import TRANSPORT_ALIASES
 
 from config.flower import guard_flower
@@ -65,3 +65,13 @@ def _use_loguru(**_kwargs: object) -> None:
     configure_logging(
         log_dir=settings.LOG_DIR, level=settings.LOG_LEVEL, json_logs=settings.LOG_JSON
     )
+
+
+@worker_init.connect
+def _warn_if_development_key(**_kwargs: object) -> None:
+    """A worker says once that it runs on the development secret key."""
+    from django.conf import settings
+
+    from config.secret_key import warn_if_development_key
+
+    warn_if_development_key(settings.SECRET_KEY)

@@ -144,9 +144,16 @@ def read_environment() -> dict[str, Any]:
         "DATABASE_CONN_MAX_AGE": env.whole_number(
             "DATABASE_CONN_MAX_AGE", "0", minimum=0, maximum=86400, unit="seconds"
         ),
-        "CELERY_BROKER_URL": env.scheme_url("CELERY_BROKER_URL", "filesystem://"),
+        # `localhost//` names the host kombu assumes anyway, so it does not warn about it.
+        "CELERY_BROKER_URL": env.scheme_url("CELERY_BROKER_URL", "filesystem://localhost//"),
         "CELERY_BROKER_FOLDER": env.writable_folder(
             "CELERY_BROKER_FOLDER", str(VAR_DIR / "broker")
+        ),
+        "CELERY_EVENT_QUEUE_EXPIRES": env.whole_number(
+            "CELERY_EVENT_QUEUE_EXPIRES", "60", minimum=1, maximum=86400, unit="seconds"
+        ),
+        "CELERY_CONTROL_QUEUE_EXPIRES": env.whole_number(
+            "CELERY_CONTROL_QUEUE_EXPIRES", "10", minimum=1, maximum=86400, unit="seconds"
         ),
         "CELERY_RESULT_BACKEND": env.scheme_url(
             "CELERY_RESULT_BACKEND", f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}"

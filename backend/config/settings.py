@@ -4,11 +4,8 @@ from the environment, with a default that works on a laptop with no server insta
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
-import warnings
-
 from config.env import (
     BASE_DIR,  # noqa: F401 (backend/; the setting Django projects expect)
-    DEV_SECRET_KEY,
     VAR_DIR,
     SettingsError,
     read_environment,
@@ -19,7 +16,7 @@ from config.env import (
 _environment = read_environment()
 
 # --- Core ---------------------------------------------------------------------
-SECRET_KEY = _environment["DJANGO_SECRET_KEY"]  # the development key warns (at the end)
+SECRET_KEY = _environment["DJANGO_SECRET_KEY"]  # the development key: config/secret_key.py
 DEBUG = _environment["DJANGO_DEBUG"]
 ALLOWED_HOSTS = _environment["DJANGO_ALLOWED_HOSTS"]
 # Debug pages and error reports mask every setting and request variable whose name
@@ -132,8 +129,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # An event listener's queue (Flower, `celery events`) and a control reply queue expire
 # this many seconds after their consumer last polled; the embedded broker honours it too.
-CELERY_EVENT_QUEUE_EXPIRES = env_int("CELERY_EVENT_QUEUE_EXPIRES", 60, minimum=1)
-CELERY_CONTROL_QUEUE_EXPIRES = env_int("CELERY_CONTROL_QUEUE_EXPIRES", 10, minimum=1)
+CELERY_EVENT_QUEUE_EXPIRES = _environment["CELERY_EVENT_QUEUE_EXPIRES"]
+CELERY_CONTROL_QUEUE_EXPIRES = _environment["CELERY_CONTROL_QUEUE_EXPIRES"]
 
 # --- Maintenance --------------------------------------------------------------
 GENERATED_MEDIA_ROOT = _environment["GENERATED_MEDIA_ROOT"]
@@ -168,10 +165,3 @@ except OSError as error:  # what access() cannot foresee: root is refused inside
 # --- Flower -------------------------------------------------------------------
 # Read by backend/flowerconfig.py; "user:password[,user2:password2]".
 FLOWER_BASIC_AUTH = _environment["FLOWER_BASIC_AUTH"]
-
-# Last, so that a setting that stops start-up stays the only line on stderr.
-if SECRET_KEY == DEV_SECRET_KEY:
-    warnings.warn(
-        "DJANGO_SECRET_KEY is not set: using the development key. Set it in production.",
-        stacklevel=1,
-    )

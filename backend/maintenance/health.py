@@ -5,6 +5,12 @@ period (the longest gap between consecutive fire times of its beat entry: 7 d fo
 weekly media run, 1 d for the daily token run) plus a grace of 6 h, the same time a beat
 message may wait for a worker before it expires. Strictly older: a success exactly
 period + grace ago is still OK. Only real runs count as successes: `ok`, not dry runs.
+
+A task that never succeeded is PENDING, not STALE, while its first fire time after the
+system started, plus the same grace, has not passed: a fresh deployment is not unhealthy
+for the week its weekly task waits. The system started when `migrate` first created the
+maintenance tables (the `applied` time of this app's first migration in django_migrations),
+which every deployment does before its first worker or web server.
 """
 
 from collections.abc import Mapping
@@ -13,12 +19,14 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 from celery.schedules import crontab, maybe_schedule, schedule
+from django.db.migrations.recorder import MigrationRecorder
 
 from maintenance.models import MaintenanceRun
 
 GRACE = timedelta(hours=6)
 OK = "OK"
 STALE = "STALE"
+PENDING = "PENDING"
 
 _DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _MONTH_NAMES = (
@@ -148,24 +156,35 @@ class TaskHealth:
     next_due: datetime
     max_age: timedelta  # period + grace
     status: str
+    pending_until: datetime | None = None  # never succeeded: first fire since start + grace
 
     @property
     def stale_after(self) -> datetime | None:
         return None if self.last_success is None else self.last_success + self.max_age
 
-    def as_dict(self) -> dict:
-        def iso(moment: datetime | None) -> str | None:
-            return None if moment is None else moment.astimezone(UTC).isoformat()
+    @property
+    def reason(self) -> str:
+        if self.status == PENDING:
+            return f"never ran yet; stale if still so after {_iso(self.pending_until)}"
+        if self.last_success is None:
+            return "never succeeded since the system started"
+        return f"last success {_iso(self.last_success)}; stale after {_iso(self.stale_after)}"
 
+    def as_dict(self) -> dict:
         return {
             "entry": self.entry,
             "task": self.task,
             "status": self.status,
-            "last_success": iso(self.last_success),
-            "next_due": iso(self.next_due),
-            "stale_after": iso(self.stale_after),
+            "reason": self.reason,
+            "last_success": _iso(self.last_success),
+            "next_due": _iso(self.next_due),
+            "stale_after": _iso(self.stale_after),
             "max_age_s": int(self.max_age.total_seconds()),
         }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -174,17 +193,31 @@ class HealthReport:
 
     checked_at: datetime
     tasks: tuple[TaskHealth, ...]
+    started_at: datetime | None = None
 
     @property
     def healthy(self) -> bool:
-        return all(task.status == OK for task in self.tasks)
+        return all(task.status in (OK, PENDING) for task in self.tasks)
 
     def as_dict(self) -> dict:
+        statuses = {task.status for task in self.tasks}
+        overall = "pending" if PENDING in statuses else "ok"
         return {
-            "status": "ok" if self.healthy else "stale",
+            "status": overall if self.healthy else "stale",
             "checked_at": self.checked_at.astimezone(UTC).isoformat(),
+            "started_at": _iso(self.started_at),
             "tasks": [task.as_dict() for task in self.tasks],
         }
+
+
+def system_started_at() -> datetime | None:
+    """When `migrate` first created the maintenance tables (None before it did)."""
+    return (
+        MigrationRecorder.Migration.objects.filter(app="maintenance")
+        .order_by("applied")
+        .values_list("applied", flat=True)
+        .first()
+    )
 
 
 def last_successes(tasks: set[str]) -> dict[str, datetime]:
@@ -207,14 +240,22 @@ def last_successes(tasks: set[str]) -> dict[str, datetime]:
 def maintenance_health(
     *, now: datetime, beat_schedule: Mapping[str, Mapping], grace: timedelta = GRACE
 ) -> HealthReport:
-    """Judge every beat entry at `now`: last success, next due time, OK or STALE."""
+    """Judge every beat entry at `now`: last success, next due time, OK, PENDING or STALE."""
     tasks = {entry["task"] for entry in beat_schedule.values()}
     successes = last_successes(tasks)
+    started_at = system_started_at()
     report = []
     for name, entry in beat_schedule.items():
         max_age = period_of(entry["schedule"], at=now) + grace
         last = successes.get(entry["task"])
-        stale = last is None or now - last > max_age
+        pending_until = None
+        if last is None and started_at is not None:
+            first_due = next_fire_times(entry["schedule"], after=started_at, count=1)[0]
+            pending_until = first_due + grace
+        if last is not None:
+            status = STALE if now - last > max_age else OK
+        else:
+            status = PENDING if pending_until is not None and now <= pending_until else STALE
         report.append(
             TaskHealth(
                 entry=name,
@@ -222,7 +263,8 @@ def maintenance_health(
                 last_success=last,
                 next_due=next_fire_times(entry["schedule"], after=now, count=1)[0],
                 max_age=max_age,
-                status=STALE if stale else OK,
+                status=status,
+                pending_until=pending_until if status == PENDING else None,
             )
         )
-    return HealthReport(checked_at=now, tasks=tuple(report))
+    return HealthReport(checked_at=now, tasks=tuple(report), started_at=started_at)

@@ -15,7 +15,8 @@ from maintenance.metrics import RunHistoryCollector, registry_for
 @never_cache
 @require_GET
 def maintenance_health_view(request: HttpRequest) -> JsonResponse:
-    """200 when every beat task succeeded recently enough, 503 when any is stale or never ran.
+    """200 when every beat task succeeded recently enough or is pending (never due yet since
+    the system started), 503 when any is stale.
 
     No authentication, like any probe endpoint: it tells only task names and times.
     """

@@ -45,7 +45,7 @@ def connection(folder: Path) -> Iterator[Connection]:
 
 
 def test_the_filesystem_scheme_names_this_transport_and_other_schemes_keep_theirs() -> None:
-    assert app.conf.broker_url == "filesystem://"
+    assert app.conf.broker_url == "filesystem://localhost//"
     with app.connection_for_write() as default, app.connection_for_write("memory://") as memory:
         assert type(default.transport) is broker.Transport
         assert memory.transport.driver_type == "memory"

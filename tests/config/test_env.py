@@ -79,9 +79,16 @@ def test_defaults_when_nothing_is_set(environ: pytest.MonkeyPatch) -> None:
 
     backend = Path(env.__file__).parents[1]
     assert values["DATABASE_URL"]["NAME"] == str(backend / "db.sqlite3")
-    assert (values["CELERY_BROKER_URL"], values["LOG_LEVEL"]) == ("filesystem://", "INFO")
+    assert (values["CELERY_BROKER_URL"], values["LOG_LEVEL"]) == (
+        "filesystem://localhost//",
+        "INFO",
+    )
     assert values["DJANGO_ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "testserver"]
     assert values["GENERATED_MEDIA_KEEP"] == (".gitkeep",)
+    assert (values["CELERY_EVENT_QUEUE_EXPIRES"], values["CELERY_CONTROL_QUEUE_EXPIRES"]) == (
+        60,
+        10,
+    )
     assert (values["DJANGO_DEBUG"], values["LOG_JSON"], values["FLOWER_BASIC_AUTH"]) == (
         False,
         False,

@@ -1,4 +1,4 @@
-"""`manage.py maintenance_health`: exit 1 when any beat task never succeeded or is stale."""
+"""`manage.py maintenance_health`: exit 1 when any beat task is stale (a fresh one is pending)."""
 
 import json as jsonlib
 
@@ -6,13 +6,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from config.celery import app
-from maintenance.health import maintenance_health
+from maintenance.health import PENDING, STALE, maintenance_health
 
 
 class Command(BaseCommand):
     help = (
-        "Show each beat task's last successful run, next due time and OK/STALE; "
-        "exit 1 when any task never succeeded or is stale."
+        "Show each beat task's last successful run, next due time and OK/PENDING/STALE; "
+        "exit 1 when any task is stale."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,6 +37,9 @@ class Command(BaseCommand):
                 self.stdout.write(
                     "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                 )
+            for task in report.tasks:
+                if task.status == PENDING:
+                    self.stdout.write(f"{task.task}: {task.reason}")
         if not report.healthy:
-            stale = ", ".join(task.task for task in report.tasks if task.status != "OK")
+            stale = ", ".join(task.task for task in report.tasks if task.status == STALE)
             raise CommandError(f"periodic maintenance is stale: {stale}", returncode=1)

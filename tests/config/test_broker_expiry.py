@@ -1,7 +1,8 @@
 """The embedded broker honours queue expiry (`x-expires`) across processes (config/broker.py).
 
-Each Connection here stands for one process (its own transport, channels and in-memory
-state; the folder is shared, as between a worker and Flower). Time is the module's
+Each Connection here stands for one process (its own transport and channels; the folder is
+shared, as between a worker and Flower; kombu's in-memory state is per process, so these
+share it). Time is the module's
 `time`, replaced by a clock the test moves; the soak test with real processes and real
 time is tests/live/test_broker_soak.py.
 """
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from kombu import Connection, Exchange, Producer, Queue
+from kombu.transport import filesystem
+from kombu.transport.virtual import BrokerState
 
 from config import broker
 
@@ -45,8 +48,14 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def process(folder: Path) -> Iterator:
-    """Open connections ("processes") on the shared folder; all closed at the end."""
+def process(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """Open connections ("processes") on the shared folder; all closed at the end.
+
+    kombu keeps the filesystem transport's declared exchanges and bindings in one state per
+    process (`filesystem.Transport.global_state`): each test starts on a fresh one, as a
+    new process would, whatever other tests in this process declared.
+    """
+    monkeypatch.setattr(filesystem.Transport, "global_state", BrokerState())
     opened: list[Connection] = []
 
     def open_process() -> Connection:

@@ -7,8 +7,9 @@ management command all leave the same trace.
 
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from celery import current_task
 from django.db import DatabaseError, transaction
@@ -31,8 +32,7 @@ S = TypeVar("S", bound=Summary)
 def outcome_of(summary: dict | None) -> str:
     """Return the outcome of a run that returned `summary` (None: it raised).
 
-    `partial` means the run stopped before the end (the token summary's `completed` is
-    False); a summary without a `completed` field (media) is complete by construction.
+    `partial` means the run stopped before the end: its summary's `completed` is False.
     """
     if summary is None:
         return MaintenanceRun.Outcome.FAILED
@@ -140,6 +140,23 @@ def prune_history(*, now: datetime, max_age: timedelta) -> int:
     return deleted
 
 
+@dataclass
+class RecordedRun(Generic[S]):
+    """A cleanup's summary, why it stopped early if it did, and whether its row was written."""
+
+    summary: S
+    stop_reason: str = ""  # "" when completed; "interrupted" (asked to stop) or "time_limit"
+    recorded: bool = False
+
+    def as_dict(self) -> dict:
+        """The summary's fields, then `stop_reason` and `recorded`: what a run reports."""
+        return {
+            **self.summary.as_dict(),
+            "stop_reason": self.stop_reason,
+            "recorded": self.recorded,
+        }
+
+
 def run_and_record(
     task: str,
     *,
@@ -147,12 +164,16 @@ def run_and_record(
     cleanup: Callable[[datetime], S],
     clock: Callable[[], datetime],
     keep: timedelta,
-) -> S:
-    """Run `cleanup(now)`, write its history row, prune old rows; return its summary.
+    interrupted: Callable[[], bool] = lambda: False,
+) -> RecordedRun[S]:
+    """Run `cleanup(now)`, write its history row, prune old rows; return the recorded run.
 
     A cleanup that raises is recorded as `failed` with its traceback, then the exception
-    propagates unchanged. The history is bookkeeping, not the job: when the database
-    refuses the row (it is down), that is logged and the run's own result still stands.
+    propagates unchanged. A summary with `completed: false` is recorded as `partial`, its
+    `stop_reason` "interrupted" when `interrupted()` says the caller asked it to stop,
+    else "time_limit" (the other way a run ends early: Celery's soft time limit). The
+    history is bookkeeping, not the job: when the database refuses the row (it is down),
+    that is one WARNING line, `recorded` is False, and the run's own result still stands.
     """
     origin = current_origin()
     started_at = clock()
@@ -161,8 +182,13 @@ def run_and_record(
     except Exception as exc:
         _save_quietly(task, origin, dry_run, started_at, clock(), None, error_text(exc), keep)
         raise
-    _save_quietly(task, origin, dry_run, started_at, clock(), summary.as_dict(), "", keep)
-    return summary
+    run = RecordedRun(summary, recorded=True)  # as the row says: it exists once written
+    if outcome_of(summary.as_dict()) == MaintenanceRun.Outcome.PARTIAL:
+        run.stop_reason = "interrupted" if interrupted() else "time_limit"
+    run.recorded = _save_quietly(
+        task, origin, dry_run, started_at, clock(), run.as_dict(), "", keep
+    )
+    return run
 
 
 def _save_quietly(
@@ -174,7 +200,8 @@ def _save_quietly(
     summary: dict | None,
     error: str,
     keep: timedelta,
-) -> None:
+) -> bool:
+    """Write the row, then prune; True when the row was written. Never raises DatabaseError."""
     try:
         record_run(
             task=task,
@@ -185,6 +212,17 @@ def _save_quietly(
             summary=summary,
             error=error,
         )
+    except DatabaseError as exc:
+        logger.warning("could not write the run history of {}: {}", task, one_line(exc))
+        return False
+    try:
         prune_history(now=finished_at, max_age=keep)
-    except DatabaseError:
-        logger.exception("could not write the run history of {}", task)
+    except DatabaseError as exc:
+        logger.warning("could not prune the run history: {}", one_line(exc))
+    return True
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: message` on one line, for a log line or an error that must not be a traceback."""
+    detail = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -9,7 +9,7 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -46,6 +46,7 @@ class MediaCleanupSummary:
     skipped: int = 0
     errors: int = 0
     dry_run: bool = False
+    completed: bool = True  # False when stopped before the end (`should_stop`)
     duration_s: float = 0.0
 
     def as_dict(self) -> dict:
@@ -64,6 +65,7 @@ def delete_old_media(
     max_age: timedelta,
     dry_run: bool,
     keep: Collection[str] = (".gitkeep",),
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> MediaCleanupSummary:
     """Delete regular files and symlinks under `root` whose age exceeds `max_age`.
 
@@ -79,6 +81,10 @@ def delete_old_media(
     never is. Each item's error is logged and counted; the run goes on. `dry_run` deletes
     nothing and reports what a real run would delete, each path logged at DEBUG; a real
     run logs its errors, skips and one summary line, not one line per deleted file.
+
+    `should_stop` is polled before each directory is walked; once it returns True the run
+    ends early with `completed=False`: the old files already found in the open directories
+    are unlinked and counted, no directory is removed, nothing else is touched.
 
     A missing root gives an empty summary and a warning. A root that exists but cannot be
     opened or listed (a regular file, no permission) raises `MediaRootError`.
@@ -103,6 +109,7 @@ def delete_old_media(
         keep=keep,
         root_dev=os.fstat(root_fd).st_dev,
         dry_run=dry_run,
+        should_stop=should_stop,
     )
     sweep.run(root_fd, resolved)
     return _finish(summary, started)
@@ -186,6 +193,7 @@ class _Sweep:
     keep: Collection[str]
     root_dev: int
     dry_run: bool
+    should_stop: Callable[[], bool]
     keep_names: frozenset[str] = field(init=False)
     keep_globs: tuple[str, ...] = field(init=False)
 
@@ -225,6 +233,9 @@ class _Sweep:
         stack = [_Dir(fd=root_fd, path=root_path, entries=iter(entries))]
         try:
             while stack:
+                if self.should_stop():
+                    self._stop(stack)
+                    break
                 top = stack[-1]
                 fd, doomed, scanned, deleted, freed, remaining = top.fd, top.doomed, 0, 0, 0, 0
                 for entry in top.entries:
@@ -292,6 +303,13 @@ class _Sweep:
             for name, exc in outcome.failed:
                 self._error("cannot delete", _Joined(done.path, name), exc)
                 done.remaining += 1
+
+    def _stop(self, stack: list[_Dir]) -> None:
+        """End the walk early: settle each open directory (its old files go), remove none."""
+        for left in reversed(stack):
+            self._settle(left)
+        self.summary.completed = False
+        logger.info("clean_generated_media stopped as asked in {}", printable(stack[-1].path))
 
     def _skip_mount(self, parent: _Dir, name: str) -> None:  # the caller counts it as staying
         logger.warning(

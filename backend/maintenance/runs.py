@@ -3,6 +3,8 @@
 The task and the management command both start runs through here, so they share the
 settings they read and the clock they take "now" from. Every run is wrapped in
 `history.run_and_record`, so each one leaves one row in the run history.
+`should_stop` is the management command's SIGINT / SIGTERM: polled by the cleanup, it
+ends the run early (`completed: false`), recorded as `partial` and `interrupted`.
 """
 
 from collections.abc import Callable
@@ -15,37 +17,50 @@ from django.utils import timezone
 
 from config.logs import redact_exception
 from maintenance import history
+from maintenance.history import RecordedRun
 from maintenance.media import MediaCleanupSummary, delete_old_media
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
 
 S = TypeVar("S", MediaCleanupSummary, TokenCleanupSummary)
 
 
-def run_media_cleanup(*, dry_run: bool) -> MediaCleanupSummary:
+def _never() -> bool:
+    return False
+
+
+def run_media_cleanup(
+    *, dry_run: bool, should_stop: Callable[[], bool] = _never
+) -> RecordedRun[MediaCleanupSummary]:
     """Clean GENERATED_MEDIA_ROOT as configured, at the current time."""
     return _recorded(
         "clean_generated_media",
         dry_run,
+        should_stop,
         lambda now: delete_old_media(
             root=settings.GENERATED_MEDIA_ROOT,
             now=now,
             max_age=timedelta(days=settings.GENERATED_MEDIA_MAX_AGE_DAYS),
             keep=settings.GENERATED_MEDIA_KEEP,
             dry_run=dry_run,
+            should_stop=should_stop,
         ),
     )
 
 
-def run_token_cleanup(*, dry_run: bool) -> TokenCleanupSummary:
+def run_token_cleanup(
+    *, dry_run: bool, should_stop: Callable[[], bool] = _never
+) -> RecordedRun[TokenCleanupSummary]:
     """Clean the token blacklist tables as configured, at the current time."""
     return _recorded(
         "clean_blacklisted_tokens",
         dry_run,
+        should_stop,
         lambda now: delete_expired_tokens(
             now=now,
             margin=timedelta(days=settings.TOKEN_CLEANUP_SAFETY_MARGIN_DAYS),
             batch_size=settings.TOKEN_CLEANUP_BATCH_SIZE,
             dry_run=dry_run,
+            should_stop=should_stop,
             # At the task's soft time limit: stop, keep the committed batches, report
             # a partial summary ("completed": false). The next run finishes the job.
             interrupted_by=(SoftTimeLimitExceeded,),
@@ -53,7 +68,9 @@ def run_token_cleanup(*, dry_run: bool) -> TokenCleanupSummary:
     )
 
 
-def _recorded(task: str, dry_run: bool, cleanup: Callable[[datetime], S]) -> S:
+def _recorded(
+    task: str, dry_run: bool, should_stop: Callable[[], bool], cleanup: Callable[[datetime], S]
+) -> RecordedRun[S]:
     """Run `cleanup` at the current time inside the run history (record, then prune).
 
     An exception leaves with its JWTs redacted: the command prints its message.
@@ -65,6 +82,7 @@ def _recorded(task: str, dry_run: bool, cleanup: Callable[[datetime], S]) -> S:
             cleanup=cleanup,
             clock=timezone.now,
             keep=timedelta(days=settings.MAINTENANCE_HISTORY_DAYS),
+            interrupted=should_stop,
         )
     except Exception as exc:
         redact_exception(exc)

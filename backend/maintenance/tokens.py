@@ -130,7 +130,7 @@ def delete_expired_tokens(
     while True:
         if should_stop():
             summary.completed = False
-            logger.warning("clean_blacklisted_tokens stopped early after id {}", last_pk)
+            logger.info("clean_blacklisted_tokens stopped early after id {}", last_pk)
             break
         try:
             rows = read_batch(tokens.filter(pk__gt=last_pk), batch_size)

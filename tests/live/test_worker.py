@@ -47,6 +47,8 @@ TOKEN_SUMMARY = {
     "undecodable": 0,
     "dry_run": False,
     "completed": True,
+    "stop_reason": "",
+    "recorded": True,  # the worker wrote its history row
 }
 
 

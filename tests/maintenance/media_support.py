@@ -25,8 +25,8 @@ def counts(summary: MediaCleanupSummary) -> dict:
 
 
 def numbers(**given: int) -> dict:
-    """All counts zero but those given."""
+    """All counts zero but those given, of a run that completed."""
     return {
         "scanned": 0, "deleted": 0, "bytes_freed": 0, "dirs_removed": 0, "skipped": 0,
-        "errors": 0, **given,
+        "errors": 0, "completed": True, **given,
     }  # fmt: skip

@@ -40,7 +40,7 @@ def counts(summary: MediaCleanupSummary) -> dict:
 
 def expected(**numbers: int | bool) -> dict:
     base = dict(root=str(ROOT), scanned=0, deleted=0, bytes_freed=0, dirs_removed=0)
-    base.update(skipped=0, errors=0, dry_run=False)
+    base.update(skipped=0, errors=0, dry_run=False, completed=True)
     base.update(numbers)
     return base
 
@@ -592,7 +592,7 @@ def test_summary_is_json_with_exactly_the_promised_keys_and_is_logged_once(
     decoded = json.loads(json.dumps(summary.as_dict()))
     assert list(decoded) == [
         "root", "scanned", "deleted", "bytes_freed", "dirs_removed", "skipped", "errors",
-        "dry_run", "duration_s",
+        "dry_run", "completed", "duration_s",
     ]  # fmt: skip
     assert isinstance(decoded["duration_s"], float)
     assert decoded["duration_s"] >= 0

@@ -50,7 +50,10 @@ def test_media_task_returns_its_summary_and_the_frozen_clock_sets_the_cutoff(
         "skipped": 0,
         "errors": 0,
         "dry_run": False,
+        "completed": True,
         "duration_s": summary["duration_s"],
+        "stop_reason": "",
+        "recorded": True,
     }
 
 
@@ -68,6 +71,8 @@ def test_token_task_returns_its_summary() -> None:
         "dry_run": True,
         "completed": True,
         "duration_s": summary["duration_s"],
+        "stop_reason": "",
+        "recorded": True,
     }
 
 

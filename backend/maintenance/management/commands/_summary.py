@@ -1,4 +1,11 @@
-"""Shared shell for the cleanup commands: `--dry-run`, `--json`, one summary out."""
+"""Shared shell for the cleanup commands: `--dry-run`, `--json`, one summary out.
+
+Exit status: 0 when the run finished and its history row was written (errors on single
+items are counted in the summary); 1 when the run failed (one line on stderr); 3 when it
+finished but its history row could not be written (`recorded: false` and one WARNING
+line: the job is done, the record is missing); 130 or 143 when SIGINT or SIGTERM stopped
+it (one line; the work done so far stays, the row says `partial`, `interrupted`).
+"""
 
 import json as jsonlib
 from collections.abc import Callable
@@ -6,11 +13,15 @@ from collections.abc import Callable
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
+from maintenance.management.commands._signals import stop_on_signals
+
+NOT_RECORDED_EXIT = 3
+
 
 class CleanupCommand(BaseCommand):
     """A management command that runs one cleanup and prints its summary."""
 
-    run: Callable[..., object]  # set by subclasses: a function of `dry_run`
+    run: Callable[..., object]  # set by subclasses: a function of `dry_run`, `should_stop`
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -21,16 +32,25 @@ class CleanupCommand(BaseCommand):
         )
 
     def handle(self, *args: object, dry_run: bool, json: bool, **options: object) -> None:
-        try:
-            summary = self.run(dry_run=dry_run).as_dict()
-        except DatabaseError as error:  # one clear line and a non-zero exit, not a traceback
-            detail = " ".join(str(error).split()) or type(error).__name__
-            raise CommandError(
-                f"{self.__module__.rsplit('.', 1)[-1]} failed: database error: {detail}"
-            ) from error
+        task = self.__module__.rsplit(".", 1)[-1]
+        with stop_on_signals() as stop:
+            try:
+                summary = self.run(dry_run=dry_run, should_stop=stop.requested).as_dict()
+            except DatabaseError as error:  # one clear line and a non-zero exit, not a traceback
+                detail = " ".join(str(error).split()) or type(error).__name__
+                raise CommandError(f"{task} failed: database error: {detail}") from error
         if json:
             self.stdout.write(jsonlib.dumps(summary, ensure_ascii=False))
         else:
             width = max(map(len, summary))
             for key, value in summary.items():
                 self.stdout.write(f"{key:<{width}}  {value}")
+        if stop.received is not None and not summary["completed"]:
+            record = "recorded as partial" if summary["recorded"] else "not recorded"
+            raise CommandError(
+                f"{task} interrupted by {stop.received.name}: stopped early, the work done "
+                f"so far stays; the run is {record}",
+                returncode=128 + stop.received,
+            )
+        if not summary["recorded"]:
+            raise SystemExit(NOT_RECORDED_EXIT)  # the history's WARNING line said why

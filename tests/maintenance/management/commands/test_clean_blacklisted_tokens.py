@@ -34,7 +34,7 @@ def run_command(*args: str) -> str:
 def summary_of(**numbers: int | bool) -> dict:
     base = dict(scanned=3, expired=1, blacklisted_deleted=1, outstanding_deleted=1)
     base.update(undecodable=0, dry_run=False, completed=True, duration_s=0.0)  # frozen clock
-    return base | numbers
+    return base | {"stop_reason": "", "recorded": True} | numbers
 
 
 @pytest.fixture
@@ -78,6 +78,8 @@ def test_plain_output_is_one_aligned_line_per_summary_field(
         "dry_run              False",
         "completed            True",
         "duration_s           0.0",
+        "stop_reason          ",
+        "recorded             True",
     ]
 
 

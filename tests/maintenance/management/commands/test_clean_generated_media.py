@@ -37,7 +37,8 @@ def run_command(*args: str) -> str:
 
 def summary_of(media_root: Path, **numbers: int | bool) -> dict:
     base = dict(root=str(media_root), scanned=0, deleted=0, bytes_freed=0, dirs_removed=0)
-    base.update(skipped=0, errors=0, dry_run=False, duration_s=0.0)  # frozen clock: 0.0
+    base.update(skipped=0, errors=0, dry_run=False, completed=True, duration_s=0.0)  # frozen
+    base.update(stop_reason="", recorded=True)
     base.update(numbers)
     return base
 
@@ -74,7 +75,10 @@ def test_without_json_it_prints_one_readable_line_per_number(
         "skipped       0",
         "errors        0",
         "dry_run       False",
+        "completed     True",
         "duration_s    0.0",
+        "stop_reason   ",
+        "recorded      True",
     ]
 
 
@@ -222,3 +226,31 @@ def test_real_process_that_cannot_run_exits_1_with_one_clear_line(
         f"{not_a_folder}: Not a directory"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_real_process_with_the_database_unreachable_deletes_warns_once_and_exits_3(
+    manage_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The history is bookkeeping: the files go, one WARNING says the record did not."""
+    root = tmp_path / "media"
+    root.mkdir()
+    old = root / "old.png"
+    old.write_bytes(b"x")
+    mtime = time.time() - 30 * 86400
+    os.utime(old, (mtime, mtime))
+    unreachable = {**manage_env, "DATABASE_URL": f"sqlite:///{tmp_path}/no-such-dir/db.sqlite3"}
+
+    done = manage(unreachable, root, "--json")
+
+    assert done.returncode == 3
+    summary = json.loads(done.stdout)
+    assert (summary["deleted"], summary["completed"], summary["recorded"]) == (1, True, False)
+    assert not old.exists()
+    assert "Traceback" not in done.stderr
+    loud = [line for line in done.stderr.splitlines() if "| INFO " not in line]
+    assert len(loud) == 1
+    assert " | WARNING  | " in loud[0]
+    assert loud[0].endswith(
+        "could not write the run history of clean_generated_media: "
+        "OperationalError: unable to open database file"
+    )

@@ -7,6 +7,7 @@ settings they read and the clock they take "now" from. Every run is wrapped in
 ends the run early (`completed: false`), recorded as `partial` and `interrupted`.
 """
 
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -43,8 +44,19 @@ def run_media_cleanup(
             keep=settings.GENERATED_MEDIA_KEEP,
             dry_run=dry_run,
             should_stop=should_stop,
+            protected=protected_paths(),
         ),
     )
+
+
+def protected_paths() -> list[tuple[str, str]]:
+    """What a media root must never contain: the SQLite databases and the log folder."""
+    found = [
+        ("the SQLite database", os.path.realpath(db["NAME"]))
+        for db in settings.DATABASES.values()
+        if "sqlite" in db["ENGINE"] and str(db["NAME"]) not in ("", ":memory:")
+    ]
+    return [*found, ("the log folder", os.path.realpath(settings.LOG_DIR))]
 
 
 def run_token_cleanup(

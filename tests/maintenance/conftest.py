@@ -2,6 +2,8 @@
 
 import itertools
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,3 +111,23 @@ def raw_log() -> Iterator[list[str]]:
     yield lines
     logger.remove(sink)
     logger.configure(patcher=logs._redact_record)
+
+
+@pytest.fixture(scope="session")
+def manage_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for real `manage.py` processes: their own migrated SQLite and log folder."""
+    folder = tmp_path_factory.mktemp("manage")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{folder}/db.sqlite3",
+        "LOG_DIR": str(folder / "logs"),
+        "DJANGO_SECRET_KEY": "subprocess-test-key",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "maintenance", "-v0"],
+        cwd=Path(__file__).resolve().parents[2] / "backend",
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    return env

@@ -24,9 +24,9 @@ def counts(summary: MediaCleanupSummary) -> dict:
     return result
 
 
-def numbers(**given: int) -> dict:
+def numbers(**given: int | bool) -> dict:
     """All counts zero but those given, of a run that completed."""
     return {
         "scanned": 0, "deleted": 0, "bytes_freed": 0, "dirs_removed": 0, "skipped": 0,
-        "errors": 0, "completed": True, **given,
+        "errors": 0, "completed": True, "root_missing": False, **given,
     }  # fmt: skip

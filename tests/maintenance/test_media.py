@@ -40,7 +40,7 @@ def counts(summary: MediaCleanupSummary) -> dict:
 
 def expected(**numbers: int | bool) -> dict:
     base = dict(root=str(ROOT), scanned=0, deleted=0, bytes_freed=0, dirs_removed=0)
-    base.update(skipped=0, errors=0, dry_run=False, completed=True)
+    base.update(skipped=0, errors=0, dry_run=False, completed=True, root_missing=False)
     base.update(numbers)
     return base
 
@@ -407,7 +407,7 @@ def test_missing_root_gives_an_empty_summary_and_a_warning(
 ) -> None:
     summary = clean()
 
-    assert counts(summary) == expected()
+    assert counts(summary) == expected(root_missing=True)
     assert f"WARNING generated media root {ROOT} does not exist; nothing to clean" in media_log
     assert not os.path.exists(ROOT)
 
@@ -450,7 +450,8 @@ def test_other_kinds_are_skipped_counted_and_never_opened(
     summary = clean()
 
     assert stat.S_IFMT(os.lstat(special).st_mode) == kind
-    assert opened == [str(ROOT), "old-dir"]  # the root and the folder; the special file never
+    # The root, one component at a time, and the folder; the special file never.
+    assert opened == ["/", "srv", "app", "generated_media", "old-dir"]
     assert media_log == [
         f"INFO skipping {ROOT}/old-dir/special: not a regular file, symlink or directory",
         f"INFO clean_generated_media summary: {summary.as_dict()}",
@@ -592,7 +593,7 @@ def test_summary_is_json_with_exactly_the_promised_keys_and_is_logged_once(
     decoded = json.loads(json.dumps(summary.as_dict()))
     assert list(decoded) == [
         "root", "scanned", "deleted", "bytes_freed", "dirs_removed", "skipped", "errors",
-        "dry_run", "completed", "duration_s",
+        "dry_run", "completed", "duration_s", "root_missing",
     ]  # fmt: skip
     assert isinstance(decoded["duration_s"], float)
     assert decoded["duration_s"] >= 0

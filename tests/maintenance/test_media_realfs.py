@@ -3,14 +3,12 @@
 import os
 import socket
 import stat
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from maintenance import media
-from maintenance.media import UNLINK_BATCH, delete_old_media
+from maintenance.media import delete_old_media
 from tests.maintenance.media_support import (
     NOW,
     WEEK,
@@ -203,54 +201,3 @@ def test_dry_run_plan_equals_the_real_run_on_a_real_tree(
     assert counts(plan) == counts(result) == expected
     assert sorted(os.listdir(media_root)) == ["a", "pipe"]
     assert os.listdir(media_root / "a") == ["young.png"]
-
-
-# --- The unlink thread ---------------------------------------------------------------
-UNLINK_THREAD = "clean-media-unlink"
-
-
-def test_many_old_files_are_unlinked_in_batches_on_the_thread_each_in_its_own_folder(
-    media_root: Path,
-    make_media_file: MakeFile,
-    age_entry: AgeEntry,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Folders of more than UNLINK_BATCH old files, one inside the other: every unlink,
-    on the thread or in place, runs on a descriptor of the folder that holds the file."""
-    many = 2 * UNLINK_BATCH + 5
-    young, folders = [], {"big": many, "big/sub": UNLINK_BATCH + 1, "small": 3}
-    for folder, old_count in folders.items():
-        tag = folder.replace("/", "-")  # names unique across folders
-        for n in range(old_count):
-            make_media_file(media_root / folder / f"{tag}-old-{n:03d}.png", age=OLD, size=3)
-            if n % 10 == 0 and folder != "big/sub":
-                young.append(media_root / folder / f"{tag}-young-{n:03d}.png")
-                make_media_file(young[-1], age=YOUNG)
-    age_entry(media_root / "big" / "sub", OLD)  # holds old files only: emptied, so removed
-    real_unlink = media.os.unlink
-    calls: list[tuple[str, str, bool]] = []
-
-    def unlink(name: str, *, dir_fd: int) -> None:
-        holder = next(f for f in folders if os.path.exists(media_root / f / name))
-        right_folder = os.path.samestat(os.fstat(dir_fd), os.stat(media_root / holder))
-        calls.append((threading.current_thread().name, name, right_folder))
-        real_unlink(name, dir_fd=dir_fd)
-
-    monkeypatch.setattr(media.os, "unlink", unlink)
-
-    summary = clean(media_root)
-
-    old_total = sum(folders.values())
-    assert len(calls) == old_total
-    assert all(right_folder for _, _, right_folder in calls)
-    on_thread = [name for thread, name, _ in calls if thread.startswith(UNLINK_THREAD)]
-    assert len(on_thread) == 3 * UNLINK_BATCH  # two batches from big, one from big/sub
-    assert sorted(p for p in media_root.rglob("*") if p.is_file()) == sorted(young)
-    assert not (media_root / "big" / "sub").exists()
-    assert counts(summary) == numbers(
-        scanned=old_total + len(young) + 3,  # the three folders
-        deleted=old_total,
-        bytes_freed=3 * old_total,
-        dirs_removed=1,
-    )
-    assert not [t for t in threading.enumerate() if t.name.startswith(UNLINK_THREAD)]

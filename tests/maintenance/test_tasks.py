@@ -52,6 +52,7 @@ def test_media_task_returns_its_summary_and_the_frozen_clock_sets_the_cutoff(
         "dry_run": False,
         "completed": True,
         "duration_s": summary["duration_s"],
+        "root_missing": False,
         "stop_reason": "",
         "recorded": True,
     }

@@ -39,6 +39,7 @@ def summary_of(media_root: Path, **numbers: int | bool) -> dict:
     base = dict(root=str(media_root), scanned=0, deleted=0, bytes_freed=0, dirs_removed=0)
     base.update(skipped=0, errors=0, dry_run=False, completed=True, duration_s=0.0)  # frozen
     base.update(stop_reason="", recorded=True)
+    base.update(root_missing=False)
     base.update(numbers)
     return base
 
@@ -77,6 +78,7 @@ def test_without_json_it_prints_one_readable_line_per_number(
         "dry_run       False",
         "completed     True",
         "duration_s    0.0",
+        "root_missing  False",
         "stop_reason   ",
         "recorded      True",
     ]
@@ -135,10 +137,10 @@ def test_item_errors_are_counted_and_the_command_still_succeeds(
     assert summary == summary_of(media_root, scanned=2, deleted=1, bytes_freed=10, errors=1)
 
 
-def test_missing_root_is_a_successful_empty_run(media_root: Path) -> None:
+def test_missing_root_is_an_empty_run_that_says_root_missing(media_root: Path) -> None:
     media_root.rmdir()
 
-    assert json.loads(run_command("--json")) == summary_of(media_root)
+    assert json.loads(run_command("--json")) == summary_of(media_root, root_missing=True)
 
 
 def test_root_that_is_not_a_directory_is_a_command_error(media_root: Path) -> None:
@@ -153,26 +155,6 @@ def test_root_that_is_not_a_directory_is_a_command_error(media_root: Path) -> No
         "Not a directory"
     )
     assert media_root.read_text() == "a file, not a folder"
-
-
-@pytest.fixture(scope="module")
-def manage_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for a real `manage.py` process: its own migrated SQLite and log folder."""
-    folder = tmp_path_factory.mktemp("manage")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{folder}/db.sqlite3",
-        "LOG_DIR": str(folder / "logs"),
-        "DJANGO_SECRET_KEY": "subprocess-test-key",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "maintenance", "-v0"],
-        cwd=BACKEND,
-        env=env,
-        check=True,
-        timeout=60,
-    )
-    return env
 
 
 def manage(env: dict[str, str], root: Path, *args: str) -> subprocess.CompletedProcess:

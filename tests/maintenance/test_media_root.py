@@ -1,0 +1,336 @@
+"""The media root on the real filesystem: dangerous roots, symlinked ancestors, swaps.
+
+pyfakefs is not used here: the hazards are real renames and links racing a real walk.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from freezegun import freeze_time
+from pytest_django.fixtures import Settings
+
+from maintenance import media
+from maintenance.media import MediaRootError, delete_old_media
+from maintenance.media.root import BACKEND_DIR, absolute_root
+from maintenance.models import MaintenanceRun
+from maintenance.tasks import clean_generated_media
+from tests.maintenance.media_support import NOW, WEEK, MakeFile, clean, counts, numbers
+
+OLD = timedelta(days=30)
+REPO = BACKEND_DIR.parent
+
+
+def refused(root: str, **kwargs: object) -> str:
+    """Run a dry run on `root`; return the refusal, after checking nothing was opened."""
+    opened: list[object] = []
+    real_open = media.os.open
+    media.os.open = lambda path, *a, **kw: opened.append(path) or real_open(path, *a, **kw)
+    try:
+        with pytest.raises(MediaRootError) as raised:
+            delete_old_media(root=Path(root), now=NOW, max_age=WEEK, dry_run=True, **kwargs)
+    finally:
+        media.os.open = real_open
+    assert opened == []  # refused before anything was opened
+    return str(raised.value)
+
+
+# --- Dangerous roots, each in a dry run ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("root", "reason"),
+    [
+        ("/", "it is the filesystem root /"),
+        ("//.", "it is the filesystem root /"),
+        ("/usr", "it is the system folder /usr"),
+        ("/etc", "it is the system folder /etc"),
+        ("/var", "it is the system folder /var"),
+        ("/home", "it is the system folder /home"),
+        ("/tmp", "it is the system folder /tmp"),
+        ("/var/lib", "it is the system folder /var/lib"),
+        ("/usr/./lib/", "it is the system folder /usr/lib"),
+        ("/proc/self/cwd", "it is inside the kernel's /proc"),
+        ("/dev/shm", "it is the system folder /dev/shm"),
+        (str(BACKEND_DIR), "it contains or is inside the project's code"),
+        (str(REPO), "it contains or is inside the project's code"),
+        (str(BACKEND_DIR / "maintenance" / "media"), "it contains or is inside the project's code"),
+    ],
+)
+def test_dangerous_root_is_refused_in_a_dry_run_before_anything_is_opened(
+    root: str, reason: str
+) -> None:
+    message = refused(root)
+
+    shown = "/" + os.path.normpath(root).lstrip("/")  # as the line names it: normalized
+    assert message.startswith(f"GENERATED_MEDIA_ROOT={shown} is refused: {reason}")
+    assert "\n" not in message
+
+
+def test_the_users_home_and_what_contains_it_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home" / "someone"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+
+    assert refused(str(home)).endswith(f"it is or contains the home folder {home}")
+    assert refused(str(home.parent)).endswith(f"it is or contains the home folder {home}")
+    inside = home / "media"
+    inside.mkdir()
+    assert clean(inside, dry_run=True).root == str(inside)  # a folder inside home is fine
+
+
+def test_a_root_holding_the_database_or_the_logs_is_refused(tmp_path: Path) -> None:
+    database, logs = tmp_path / "data" / "db.sqlite3", tmp_path / "data" / "logs"
+    protected = [("the SQLite database", str(database)), ("the log folder", str(logs))]
+
+    message = refused(str(tmp_path / "data"), protected=protected)
+    assert message.endswith(f"it contains the SQLite database {database}")
+    assert refused(str(logs), protected=protected).endswith(f"it contains the log folder {logs}")
+
+
+def test_a_symlink_to_a_dangerous_root_is_refused_by_its_target(tmp_path: Path) -> None:
+    link = tmp_path / "media"
+    link.symlink_to("/etc")
+
+    assert refused(str(link)) == (
+        f"GENERATED_MEDIA_ROOT={link} (-> /etc) is refused: it is the system folder /etc"
+    )
+
+
+@pytest.mark.django_db
+def test_the_command_refuses_a_log_folder_root_in_a_dry_run(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings.LOG_DIR = tmp_path / "logs"
+    settings.GENERATED_MEDIA_ROOT = tmp_path
+
+    with pytest.raises(CommandError) as raised, freeze_time(NOW):
+        call_command("clean_generated_media", "--dry-run")
+
+    assert str(raised.value) == (
+        f"clean_generated_media failed: GENERATED_MEDIA_ROOT={tmp_path} is refused: it "
+        f"contains the log folder {tmp_path / 'logs'}"
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("eager")
+def test_the_task_on_a_refused_root_is_recorded_failed_once_and_not_retried(
+    settings: Settings,
+) -> None:
+    settings.GENERATED_MEDIA_ROOT = Path("/")
+
+    with pytest.raises(MediaRootError, match=r"^GENERATED_MEDIA_ROOT=/ is refused"):
+        clean_generated_media.delay(dry_run=True).get()
+
+    runs = list(MaintenanceRun.objects.values_list("task", "outcome", "dry_run"))
+    assert runs == [("clean_generated_media", MaintenanceRun.Outcome.FAILED, True)]
+
+
+def test_a_real_process_refuses_slash_in_a_dry_run_with_one_line_and_exit_1(
+    manage_env: dict[str, str],
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "clean_generated_media", "--dry-run"],
+        cwd=BACKEND_DIR,
+        env={**manage_env, "GENERATED_MEDIA_ROOT": "/"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "CommandError: clean_generated_media failed: GENERATED_MEDIA_ROOT=/ is refused: "
+        "it is the filesystem root /"
+    )
+
+
+# --- The setting: unset, empty, relative -------------------------------------------------
+
+
+def test_a_relative_root_is_resolved_against_backend_and_logged(media_log: list[str]) -> None:
+    assert absolute_root("media/../generated") == str(BACKEND_DIR / "generated")
+    assert absolute_root("/srv//media/") == "/srv/media"  # absolute: normalized, not logged
+    assert media_log == [
+        f"INFO GENERATED_MEDIA_ROOT media/../generated is relative: resolved against "
+        f"{BACKEND_DIR} to {BACKEND_DIR / 'generated'}"
+    ]
+
+
+def test_a_process_resolves_a_relative_root_against_backend_and_stops_on_an_empty_one(
+    manage_env: dict[str, str], tmp_path: Path
+) -> None:
+    root = tmp_path / "media"
+    root.mkdir()
+    relative = os.path.relpath(root, BACKEND_DIR)
+
+    def manage(value: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(BACKEND_DIR / "manage.py"), "clean_generated_media", "--json"],
+            cwd="/",  # not backend/: the base is backend/ whatever the working folder
+            env={**manage_env, "GENERATED_MEDIA_ROOT": value},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = manage(relative)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["root"] == str(root)
+    assert f"GENERATED_MEDIA_ROOT {relative} is relative: resolved against" in done.stderr
+    empty = manage("")
+    assert empty.returncode != 0
+    assert empty.stderr.count("\n") == 1  # one line, no traceback
+    assert empty.stderr.startswith("GENERATED_MEDIA_ROOT")
+
+
+# --- Symlinks: the root may be one, an ancestor may not ------------------------------------
+
+
+def test_a_symlinked_ancestor_refuses_the_run_and_nothing_behind_it_changes(
+    tmp_path: Path, make_media_file: MakeFile
+) -> None:
+    decoy = make_media_file(tmp_path / "elsewhere" / "media" / "old.png", age=OLD)
+    (tmp_path / "site").symlink_to(tmp_path / "elsewhere")
+
+    with pytest.raises(MediaRootError) as raised:
+        clean(tmp_path / "site" / "media")
+
+    assert str(raised.value) == (
+        f"GENERATED_MEDIA_ROOT={tmp_path}/site/media is refused: {tmp_path}/site is a symlink "
+        "(swapped in, or configured); only the root itself may be a link, so nothing was "
+        "cleaned: set the real path"
+    )
+    assert decoy.exists()
+
+
+def test_a_root_link_is_followed_once_and_logged_but_not_a_second_link(
+    tmp_path: Path, make_media_file: MakeFile, media_log: list[str]
+) -> None:
+    old = make_media_file(tmp_path / "data" / "media" / "old.png", age=OLD)
+    (tmp_path / "media").symlink_to("data/media")
+    (tmp_path / "again").symlink_to("media")
+
+    summary = clean(tmp_path / "media")
+
+    assert summary.root == f"{tmp_path}/data/media"  # the directory actually cleaned
+    assert not old.exists()
+    assert counts(summary) == numbers(scanned=1, deleted=1, bytes_freed=10)
+    assert media_log[0] == (
+        f"INFO generated media root {tmp_path}/media is a symlink to data/media: "
+        f"cleaning {tmp_path}/data/media"
+    )
+    with pytest.raises(MediaRootError, match=r"/media is a symlink \(swapped in, or configured"):
+        clean(tmp_path / "again")
+
+
+def test_a_swap_between_opening_and_checking_the_root_refuses_the_run(
+    tmp_path: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent is swapped for a link just after the root was opened through it: the
+    descriptor and the path no longer name the same folder."""
+    root, kept = (
+        tmp_path / "site" / "media",
+        make_media_file(tmp_path / "site/media/old.png", age=OLD),
+    )
+    decoy = make_media_file(tmp_path / "outside" / "media" / "old.png", age=OLD)
+    real_stat = media.os.stat
+
+    def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if path == str(root):
+            os.rename(tmp_path / "site", tmp_path / "site.moved")
+            os.symlink(tmp_path / "outside", tmp_path / "site")
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(media.os, "stat", stat)
+
+    with pytest.raises(MediaRootError) as raised:
+        clean(root)
+
+    assert str(raised.value) == (
+        f"GENERATED_MEDIA_ROOT={root} is refused: {root} changed while it was being opened "
+        "(an ancestor swapped?), so nothing was cleaned"
+    )
+    assert decoy.exists()
+    assert (tmp_path / "site.moved" / "media" / kept.name).exists()
+
+
+def test_an_ancestor_raced_into_a_symlink_never_leads_a_run_outside(
+    tmp_path: Path, make_media_file: MakeFile
+) -> None:
+    """For a bounded time, one thread swaps the root's parent for a link to a folder of
+    old decoys and back, while runs follow one another; every decoy survives, and each run
+    cleaned the real root (and says so), was refused, or found no root."""
+    site, outside = tmp_path / "site", tmp_path / "outside"
+    decoys = [make_media_file(outside / "media" / f"d{n}" / "old.png", age=OLD) for n in range(20)]
+    root = site / "media"
+    root.mkdir(parents=True)
+    real_root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    stop, swaps = threading.Event(), [0]
+
+    def racer() -> None:
+        while not stop.is_set():
+            os.rename(site, tmp_path / "site.real")
+            os.symlink(outside, site)
+            time.sleep(0.0005)
+            os.unlink(site)
+            os.rename(tmp_path / "site.real", site)
+            swaps[0] += 1
+
+    outcomes: dict[str, int] = {"cleaned": 0, "missing": 0}
+    refusals: list[str] = []
+    thread = threading.Thread(target=racer)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            planted = os.open("new.png", os.O_WRONLY | os.O_CREAT, dir_fd=real_root_fd)
+            os.close(planted)
+            mtime = (NOW - OLD).timestamp()
+            os.utime("new.png", (mtime, mtime), dir_fd=real_root_fd)
+            try:
+                summary = clean(root)
+            except MediaRootError as error:
+                refusals.append(str(error))
+                continue
+            if summary.root_missing:
+                outcomes["missing"] += 1
+            else:
+                assert summary.root == str(root)
+                assert summary.errors == 0
+                outcomes["cleaned"] += 1
+    finally:
+        stop.set()
+        thread.join()
+        os.close(real_root_fd)
+
+    assert all(decoy.exists() for decoy in decoys)
+    assert swaps[0] > 10
+    assert outcomes["cleaned"] > 0
+    assert [
+        x for x in refusals if not x.startswith(f"GENERATED_MEDIA_ROOT={root} is refused: ")
+    ] == []
+    assert len(refusals) + outcomes["missing"] > 0, outcomes
+
+
+def test_summary_json_names_the_directory_cleaned(
+    tmp_path: Path, make_media_file: MakeFile
+) -> None:
+    make_media_file(tmp_path / "real" / "old.png", age=OLD)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+
+    decoded = json.loads(json.dumps(clean(tmp_path / "link").as_dict()))
+
+    assert decoded["root"] == str(tmp_path / "real")

@@ -11,6 +11,10 @@ system started, plus the same grace, has not passed: a fresh deployment is not u
 for the week its weekly task waits. The system started when `migrate` first created the
 maintenance tables (the `applied` time of this app's first migration in django_migrations),
 which every deployment does before its first worker or web server.
+
+A task is MISCONFIGURED, whatever its successes, when its latest run (real or dry) could
+not find what it cleans (the media summary's `root_missing`); its reason says what.
+The states and what to do about each: docs/periodic-tasks.md, "Health check".
 """
 
 from collections.abc import Mapping
@@ -27,6 +31,7 @@ GRACE = timedelta(hours=6)
 OK = "OK"
 STALE = "STALE"
 PENDING = "PENDING"
+MISCONFIGURED = "MISCONFIGURED"
 
 _DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _MONTH_NAMES = (
@@ -157,6 +162,7 @@ class TaskHealth:
     max_age: timedelta  # period + grace
     status: str
     pending_until: datetime | None = None  # never succeeded: first fire since start + grace
+    misconfigured: str | None = None  # why, when MISCONFIGURED
 
     @property
     def stale_after(self) -> datetime | None:
@@ -164,6 +170,8 @@ class TaskHealth:
 
     @property
     def reason(self) -> str:
+        if self.misconfigured is not None:
+            return self.misconfigured
         if self.status == PENDING:
             return f"never ran yet; stale if still so after {_iso(self.pending_until)}"
         if self.last_success is None:
@@ -201,9 +209,14 @@ class HealthReport:
 
     def as_dict(self) -> dict:
         statuses = {task.status for task in self.tasks}
-        overall = "pending" if PENDING in statuses else "ok"
+        if MISCONFIGURED in statuses:
+            overall = "misconfigured"
+        elif not self.healthy:
+            overall = "stale"
+        else:
+            overall = "pending" if PENDING in statuses else "ok"
         return {
-            "status": overall if self.healthy else "stale",
+            "status": overall,
             "checked_at": self.checked_at.astimezone(UTC).isoformat(),
             "started_at": _iso(self.started_at),
             "tasks": [task.as_dict() for task in self.tasks],
@@ -237,13 +250,33 @@ def last_successes(tasks: set[str]) -> dict[str, datetime]:
     return latest
 
 
+def misconfigurations(tasks: set[str]) -> dict[str, str]:
+    """Return why each of `tasks` whose latest run found nothing to clean is misconfigured."""
+    found: dict[str, str] = {}
+    for task in sorted(tasks):
+        latest = (
+            MaintenanceRun.objects.filter(task=task)
+            .order_by("-finished_at", "-id")
+            .values_list("summary", "finished_at")
+            .first()
+        )
+        if latest is not None and (latest[0] or {}).get("root_missing") is True:
+            found[task] = (
+                f"GENERATED_MEDIA_ROOT {latest[0].get('root')} does not exist "
+                f"(run finished at {latest[1].astimezone(UTC).isoformat()})"
+            )
+    return found
+
+
 def maintenance_health(
     *, now: datetime, beat_schedule: Mapping[str, Mapping], grace: timedelta = GRACE
 ) -> HealthReport:
-    """Judge every beat entry at `now`: last success, next due time, OK, PENDING or STALE."""
+    """Judge every beat entry at `now`: last success, next due time, and OK, PENDING, STALE
+    or MISCONFIGURED."""
     tasks = {entry["task"] for entry in beat_schedule.values()}
     successes = last_successes(tasks)
     started_at = system_started_at()
+    wrong = misconfigurations(tasks)
     report = []
     for name, entry in beat_schedule.items():
         max_age = period_of(entry["schedule"], at=now) + grace
@@ -256,6 +289,9 @@ def maintenance_health(
             status = STALE if now - last > max_age else OK
         else:
             status = PENDING if pending_until is not None and now <= pending_until else STALE
+        misconfigured = wrong.get(entry["task"])
+        if misconfigured is not None:
+            status = MISCONFIGURED
         report.append(
             TaskHealth(
                 entry=name,
@@ -265,6 +301,7 @@ def maintenance_health(
                 max_age=max_age,
                 status=status,
                 pending_until=pending_until if status == PENDING else None,
+                misconfigured=misconfigured,
             )
         )
     return HealthReport(checked_at=now, tasks=tuple(report), started_at=started_at)

@@ -16,7 +16,7 @@ from maintenance.metrics import RunHistoryCollector, registry_for
 @require_GET
 def maintenance_health_view(request: HttpRequest) -> JsonResponse:
     """200 when every beat task succeeded recently enough or is pending (never due yet since
-    the system started), 503 when any is stale.
+    the system started); 503 when any is stale, or misconfigured (with the reason).
 
     No authentication, like any probe endpoint: it tells only task names and times.
     """

@@ -231,6 +231,24 @@ def test_a_level_that_cannot_be_reopened_is_one_error(
     assert (media_root / "d").is_dir()
 
 
+@pytest.mark.usefixtures("budget_of_three")
+def test_a_bug_below_the_budget_leaves_no_descriptor_open(
+    media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_chain(media_root, 6)
+
+    def unlink(name: str, *, dir_fd: int) -> None:
+        raise RuntimeError("a bug, not an OSError")
+
+    monkeypatch.setattr(media.os, "unlink", unlink)
+    before = open_descriptors()
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        clean(media_root)
+
+    assert open_descriptors() == before
+
+
 def test_the_budget_follows_a_low_open_file_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert walk.open_dirs_budget() == min(walk.MAX_OPEN_DIRS, soft // 8)

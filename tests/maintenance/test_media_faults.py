@@ -113,12 +113,24 @@ def test_old_empty_directory_in_a_read_only_parent_is_one_error(
     assert counts(summary) == numbers(scanned=3, deleted=1, bytes_freed=10, errors=1)
 
 
-@as_non_root
-def test_unreadable_root_means_the_run_cannot_run(fs: FakeFilesystem) -> None:
-    fs.create_dir(FAKE_ROOT, perm_bits=0o000)
+def test_unreadable_root_means_the_run_cannot_run(
+    media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EACCES on the root, injected on the real filesystem: as root the kernel ignores the
+    bits, and pyfakefs as another user answers ENOTDIR for any folder opened by descriptor."""
+    real_open = media.os.open
 
-    with pytest.raises(MediaRootError, match=f"cannot open generated media root {FAKE_ROOT}: "):
-        clean(FAKE_ROOT)
+    def open_denied(name: str, flags: int, **kwargs: int) -> int:
+        if name == media_root.name:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+        return real_open(name, flags, **kwargs)
+
+    monkeypatch.setattr(media.os, "open", open_denied)
+
+    with pytest.raises(MediaRootError) as raised:
+        clean(media_root)
+
+    assert str(raised.value) == f"cannot open generated media root {media_root}: Permission denied"
 
 
 # --- Errors from single syscalls -------------------------------------------------------

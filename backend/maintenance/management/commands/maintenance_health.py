@@ -6,13 +6,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from config.celery import app
-from maintenance.health import PENDING, STALE, maintenance_health
+from maintenance.health import MISCONFIGURED, PENDING, STALE, maintenance_health
 
 
 class Command(BaseCommand):
     help = (
-        "Show each beat task's last successful run, next due time and OK/PENDING/STALE; "
-        "exit 1 when any task is stale."
+        "Show each beat task's last successful run, next due time and "
+        "OK/PENDING/STALE/MISCONFIGURED; exit 1 when any task is stale or misconfigured."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -41,5 +41,11 @@ class Command(BaseCommand):
                 if task.status == PENDING:
                     self.stdout.write(f"{task.task}: {task.reason}")
         if not report.healthy:
+            wrong = [t for t in report.tasks if t.status == MISCONFIGURED]
+            if wrong:
+                reasons = "; ".join(f"{t.task}: {t.reason}" for t in wrong)
+                raise CommandError(
+                    f"periodic maintenance is misconfigured: {reasons}", returncode=1
+                )
             stale = ", ".join(task.task for task in report.tasks if task.status == STALE)
             raise CommandError(f"periodic maintenance is stale: {stale}", returncode=1)

@@ -1,10 +1,12 @@
-"""clean_generated_media against GNU find on a real tree of 100,000 files.
+"""clean_generated_media against GNU find on two real trees of 100,000 files.
 
     .venv/bin/python benchmarks/bench_media.py        (also run by `make bench`)
 
-Builds a real tree (BENCH_MEDIA_FILES files, default 100,000; about half older than 7 days;
-no age within an hour of the boundary) under BENCH_MEDIA_DIR (default: the system temp
-folder), copies it twice with `cp -a` per round, then times, on the two copies:
+Builds each real tree (BENCH_MEDIA_FILES files, default 100,000, about half older than 7 days,
+no age within an hour of the boundary): "100 folders": 10 x 10 folders of 1,000 files;
+"10,000 folders": 100 x 100 folders of 10 files (where per-folder costs show). Under
+BENCH_MEDIA_DIR (default: the system temp folder), it copies a tree twice with `cp -a` per
+round, then times, on the two copies:
 
 - `python backend/manage.py clean_generated_media --json` (a subprocess, as cron or an
   operator would run it), with GENERATED_MEDIA_ROOT pointing at copy 1;
@@ -17,7 +19,7 @@ machine the best of N is the stable figure (as `timeit` reports it), so minimums
 used; medians are printed beside them. The walk's own time, from the summary's
 `duration_s`, is printed too. Exits non-zero when the deletion counts of the two
 disagree, or differ from what the build planted, or the trees left differ.
-Target: ratio <= 1.25.
+Target: ratio <= 1.25 on each tree; one "ratio command/find" line per tree.
 """
 
 import json
@@ -43,13 +45,17 @@ MARGIN = 3_600  # no age within an hour of the boundary
 TARGET_RATIO = 1.25
 
 
-def build_tree(root: Path, files: int, now: float) -> int:
-    """Write `files` files in 10 x 10 folders; return how many are older than 7 days."""
+# name: (folders per level, in two levels), e.g. 10 -> 10 x 10 = 100 folders
+TREES = {"100 folders": 10, "10,000 folders": 100}
+
+
+def build_tree(root: Path, files: int, now: float, side: int) -> int:
+    """Write `files` files in side x side folders; return how many are older than 7 days."""
     rng = random.Random(20260301)
-    per_folder = -(-files // 100)
+    per_folder = -(-files // side**2)
     old = 0
     for n in range(files):
-        folder = root / f"{n // per_folder // 10:02d}" / f"{n // per_folder % 10:02d}"
+        folder = root / f"{n // per_folder // side:03d}" / f"{n // per_folder % side:03d}"
         if n % per_folder == 0:
             folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"image-{n:06d}.png"
@@ -113,15 +119,29 @@ def run(base: Path) -> int:
         check=True,
     )
 
+    empty = base / "empty"
+    empty.mkdir()
+    failures = []
+    for tree, side in TREES.items():
+        print(f"== tree: {tree}")
+        failures += measure(base / tree.replace(",", ""), side, command, env, empty, find)
+        print(f"anchor: {version.splitlines()[0]}")
+    for failure in failures:
+        print(f"FAIL: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def measure(
+    base: Path, side: int, command: list[str], env: dict, empty: Path, find: str
+) -> list[str]:
+    """Build one tree, time the command and find on copies of it; return the failures."""
+    base.mkdir()
     source = base / "source"
     source.mkdir()
     started = time.perf_counter()
-    planted_old = build_tree(source, FILES, time.time())
-    print(f"tree: {FILES} files in 100 folders, {planted_old} older than 7 days "
+    planted_old = build_tree(source, FILES, time.time(), side)
+    print(f"tree: {FILES} files in {side**2} folders, {planted_old} older than 7 days "
           f"(built in {time.perf_counter() - started:.1f} s, under {base})")  # fmt: skip
-
-    empty = base / "empty"
-    empty.mkdir()
 
     startups, startup_cpus = [], []
 
@@ -175,7 +195,6 @@ def run(base: Path) -> int:
     find_s = min(find_times)
     walk_s = min(walk_times)
     ratio = command_s / find_s
-    print(f"anchor: {version.splitlines()[0]}")
     print(
         f"start-up of the command on an empty root: {startup:.3f} s (best of {len(startups)}, "
         f"median {statistics.median(startups):.3f} s); SUBTRACTED from the command's time"
@@ -191,7 +210,7 @@ def run(base: Path) -> int:
     )
     print(f"deleted: command {by_command}, find {by_find} (planted {planted_old})")
     print(
-        f"ratio command/find: {ratio:.2f} (target <= {TARGET_RATIO})"
+        f"ratio command/find ({side**2} folders): {ratio:.2f} (target <= {TARGET_RATIO})"
         + ("" if ratio <= TARGET_RATIO else "  MISSED")
     )
     print(f"ratio walk alone/find: {walk_s / find_s:.2f}")
@@ -201,9 +220,7 @@ def run(base: Path) -> int:
         f"{min(startup_cpus):.3f} s subtracted), find {min(find_cpus):.3f} s, "
         f"ratio {command_cpu / min(find_cpus):.2f}"
     )
-    for failure in failures:
-        print(f"FAIL: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    return failures
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ WORKSPACE = REPO / ".mutation"
 
 # What is mutated: the cleanup logic, the task wrappers, and the beat schedule.
 MUTATED = [
-    "maintenance/media.py",
+    "maintenance/media/",
     "maintenance/tokens.py",
     "maintenance/token_sql.py",
     "maintenance/tasks.py",

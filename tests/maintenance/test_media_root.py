@@ -267,6 +267,56 @@ def test_a_swap_between_opening_and_checking_the_root_refuses_the_run(
     assert (tmp_path / "site.moved" / "media" / kept.name).exists()
 
 
+@pytest.mark.parametrize("then", ["gone", "back"])
+def test_a_parent_that_was_a_link_only_while_it_was_opened_refuses_the_run(
+    tmp_path: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch, then: str
+) -> None:
+    """The open meets a link; by the time the walk looks, the name is gone or a folder
+    again. Either way the path moved under the open: the run is refused, not misreported."""
+    root = tmp_path / "site" / "media"
+    kept = make_media_file(root / "old.png", age=OLD)
+    decoy = make_media_file(tmp_path / "outside" / "media" / "old.png", age=OLD)
+    real_open = media.os.open
+
+    def racing_open(name: str, flags: int, **kwargs: int) -> int:
+        if name != "site":
+            return real_open(name, flags, **kwargs)
+        os.rename(tmp_path / "site", tmp_path / "site.real")
+        os.symlink(tmp_path / "outside", tmp_path / "site")
+        try:
+            return real_open(name, flags, **kwargs)
+        finally:
+            os.unlink(tmp_path / "site")
+            if then == "back":
+                os.rename(tmp_path / "site.real", tmp_path / "site")
+
+    monkeypatch.setattr(media.os, "open", racing_open)
+
+    with pytest.raises(MediaRootError) as raised:
+        clean(root)
+
+    assert str(raised.value) == (
+        f"GENERATED_MEDIA_ROOT={root} is refused: {tmp_path}/site changed while it was being "
+        "opened (an ancestor swapped?), so nothing was cleaned"
+    )
+    assert decoy.exists()
+    assert (kept if then == "back" else tmp_path / "site.real" / "media" / "old.png").exists()
+
+
+def test_a_link_vanishing_under_realpath_leaves_the_decision_to_the_open(
+    media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = make_media_file(media_root / "old.png", age=OLD)
+
+    def vanished(path: str) -> str:
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    monkeypatch.setattr(media.os.path, "realpath", vanished)
+
+    assert clean(media_root).deleted == 1
+    assert not old.exists()
+
+
 def test_an_ancestor_raced_into_a_symlink_never_leads_a_run_outside(
     tmp_path: Path, make_media_file: MakeFile
 ) -> None:

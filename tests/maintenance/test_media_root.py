@@ -236,6 +236,19 @@ def test_a_root_link_is_followed_once_and_logged_but_not_a_second_link(
         clean(tmp_path / "again")
 
 
+def refusal_of(root: Path) -> str:
+    with pytest.raises(MediaRootError) as raised:
+        clean(root)
+    return str(raised.value)
+
+
+def changed_line(root: Path, changed: Path) -> str:
+    return (
+        f"GENERATED_MEDIA_ROOT={root} is refused: {changed} changed while it was being opened "
+        "(an ancestor swapped?), so nothing was cleaned"
+    )
+
+
 @pytest.mark.parametrize("link", [True, False], ids=["parent-now-a-link", "parent-moved-away"])
 def test_a_swap_between_opening_and_checking_the_root_refuses_the_run(
     tmp_path: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch, link: bool
@@ -256,13 +269,7 @@ def test_a_swap_between_opening_and_checking_the_root_refuses_the_run(
 
     monkeypatch.setattr(media.os, "stat", stat)
 
-    with pytest.raises(MediaRootError) as raised:
-        clean(root)
-
-    assert str(raised.value) == (
-        f"GENERATED_MEDIA_ROOT={root} is refused: {root} changed while it was being opened "
-        "(an ancestor swapped?), so nothing was cleaned"
-    )
+    assert refusal_of(root) == changed_line(root, root)
     assert decoy.exists()
     assert (tmp_path / "site.moved" / "media" / kept.name).exists()
 
@@ -292,13 +299,7 @@ def test_a_parent_that_was_a_link_only_while_it_was_opened_refuses_the_run(
 
     monkeypatch.setattr(media.os, "open", racing_open)
 
-    with pytest.raises(MediaRootError) as raised:
-        clean(root)
-
-    assert str(raised.value) == (
-        f"GENERATED_MEDIA_ROOT={root} is refused: {tmp_path}/site changed while it was being "
-        "opened (an ancestor swapped?), so nothing was cleaned"
-    )
+    assert refusal_of(root) == changed_line(root, tmp_path / "site")
     assert decoy.exists()
     assert (kept if then == "back" else tmp_path / "site.real" / "media" / "old.png").exists()
 

@@ -47,7 +47,7 @@ def test_a_run_that_finds_no_root_makes_the_task_misconfigured_until_one_finds_i
         clean_generated_media.delay(dry_run=True).get()  # a dry run knows the root too
     assert media_status(LATER) == (
         "OK",
-        "last success 2026-02-28T03:00:00+00:00; stale after 2026-03-07T09:00:00+00:00",
+        "last success 2026-03-01T03:00:00+00:00; stale after 2026-03-08T09:00:00+00:00",
     )
 
 

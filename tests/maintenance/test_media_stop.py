@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from maintenance.media import delete_old_media
+from maintenance.media.sweep import STOP_POLL_ENTRIES
 from tests.maintenance.media_support import NOW, WEEK, AgeEntry, MakeFile
 
 OLD = timedelta(days=30)
@@ -91,3 +92,21 @@ def test_old_files_found_before_the_stop_are_unlinked_and_counted(
         len(before_folder),
     )
     assert summary.scanned == len(before_folder) + 1  # and the folder itself
+
+
+def test_a_large_flat_folder_stops_within_one_poll_interval(
+    media_root: Path, make_media_file: MakeFile
+) -> None:
+    """Most media sits in the root itself: the stop comes between entries, not folders."""
+    total = STOP_POLL_ENTRIES * 2 + 100
+    for index in range(total):
+        make_media_file(media_root / f"{index:05}.png", age=OLD, size=1)
+
+    summary = delete_old_media(
+        root=media_root, now=NOW, max_age=WEEK, dry_run=False, should_stop=stop_at_poll(2)
+    )
+
+    # Poll 1 before the root, poll 2 after STOP_POLL_ENTRIES entries: those are done.
+    assert (summary.completed, summary.scanned) == (False, STOP_POLL_ENTRIES)
+    assert summary.deleted == summary.bytes_freed == STOP_POLL_ENTRIES
+    assert len(os.listdir(media_root)) == total - STOP_POLL_ENTRIES

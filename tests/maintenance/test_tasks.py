@@ -100,11 +100,13 @@ def test_token_task_at_its_soft_time_limit_returns_a_partial_summary_recorded_as
     assert set(OutstandingToken.objects.values_list("pk", flat=True)) == {t.pk for t in expired[1:]}
     assert BlacklistedToken.objects.count() == 2
     run = MaintenanceRun.objects.get()
-    assert (run.task, run.outcome, run.summary["completed"]) == (
+    assert (run.task, run.outcome, run.summary["completed"], run.summary["stop_reason"]) == (
         "clean_blacklisted_tokens",
         "partial",
         False,
+        "time_limit",
     )
+    assert summary["stop_reason"] == "time_limit"
 
     finished = clean_blacklisted_tokens.delay().get()
 

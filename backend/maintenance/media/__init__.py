@@ -73,8 +73,9 @@ def delete_old_media(
     and reports what a real run would delete, each path logged at DEBUG; a real run logs
     its errors, skips and one summary line, not one line per deleted file.
 
-    `should_stop` is polled before each directory is walked; once it returns True the run
-    ends early with `completed=False`: no directory is removed, nothing else is touched.
+    `should_stop` is polled before each directory is walked and every STOP_POLL_ENTRIES
+    (sweep.py) entries within one; once it returns True the run ends early with
+    `completed=False`: no directory is removed, nothing else is touched.
 
     A dangerous root (`protected`: more (what, path) pairs that must not be inside it), a
     root that cannot be opened or listed, or one swapped while it is opened raises

@@ -10,6 +10,9 @@ from loguru import logger
 from maintenance.media.walk import _DELETABLE, _S_IFDIR, _S_IFMT, Level, Walk, Where, is_busy
 
 _GLOB_CHARS = frozenset("*?[")
+# Within one directory, `should_stop` is polled once per this many entries scanned (a
+# power of two: the test is a mask), so a large flat folder stops soon after it is asked.
+STOP_POLL_ENTRIES = 1024
 
 
 class Sweep:
@@ -44,12 +47,16 @@ class Sweep:
         stack = walk.stack
         while stack:
             if self.should_stop():  # open folders keep what they hold; none is removed
-                self.summary.completed = False
-                logger.info("clean_generated_media stopped as asked in {}", walk.where())
+                self._stop(walk)
                 break
             top = stack[-1]
             fd, scanned, deleted, freed, remaining = top.fd, 0, 0, 0, 0
             for entry in top.entries:
+                if scanned and not scanned & (STOP_POLL_ENTRIES - 1) and self.should_stop():
+                    top.remaining += remaining
+                    self._count(scanned, deleted, freed)
+                    self._stop(walk)  # this entry and the rest of the folder stay as they are
+                    return
                 name = entry.name
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -101,6 +108,10 @@ class Sweep:
                 continue
             top.remaining += remaining  # left for the child: count what this level did so far
             self._count(scanned, deleted, freed)
+
+    def _stop(self, walk: Walk) -> None:
+        self.summary.completed = False
+        logger.info("clean_generated_media stopped as asked in {}", walk.where())
 
     def _count(self, scanned: int, deleted: int, freed: int) -> None:
         self.summary.scanned += scanned

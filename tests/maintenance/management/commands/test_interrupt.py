@@ -42,6 +42,7 @@ SIGNALS = pytest.mark.parametrize(
 NOW = datetime.now(UTC)  # the subprocess runs on the real clock; ages stay far from any edge
 EXPIRED, LIVE = NOW - timedelta(days=60), NOW + timedelta(days=60)
 FOLDERS = 800  # old folders of one old file: each logs "removed directory ..." at DEBUG
+FLAT_FILES = 4000  # old files in the root itself, a dry run: "would delete ..." at DEBUG
 TOKENS = 400  # expired tokens, cleaned one per batch: each batch logs its SQL at DEBUG
 
 ROUTINE_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| (DEBUG|INFO) ")
@@ -80,10 +81,10 @@ def _stack(root: Path) -> LiveStack:
     )
 
 
-def interrupt(stack: LiveStack, signum: int, command: str, ready: str, **env: str):
+def interrupt(stack: LiveStack, signum: int, command: str, ready: str, *args: str, **env: str):
     """Run `command`, send `signum` once stderr shows `ready`, return (code, stdout, stderr)."""
     process = subprocess.Popen(
-        [sys.executable, "manage.py", command, "--json"],
+        [sys.executable, "manage.py", command, "--json", *args],
         cwd=BACKEND,
         env=stack.env | {"LOG_LEVEL": "DEBUG", "DJANGO_SECRET_KEY": "interrupt-test-key"} | env,
         stdout=subprocess.PIPE,
@@ -152,6 +153,29 @@ def test_an_interrupted_media_run_keeps_its_finished_folders_and_records_partial
     assert all(path.exists() for path in young)
     row = the_row(database, "clean_generated_media")
     assert (row.outcome, row.summary) == ("partial", summary)
+
+
+def test_an_interrupted_dry_run_over_one_flat_folder_stops_between_entries(
+    database: LiveStack,
+) -> None:
+    """Most media sits in the root itself; a dry run logs each file it would delete."""
+    old = time.time() - 60 * 86400
+    database.media_root.mkdir(parents=True, exist_ok=True)
+    files = [database.media_root / f"{index:05}.png" for index in range(FLAT_FILES)]
+    for path in files:
+        path.write_bytes(b"x")
+        os.utime(path, (old, old))
+
+    code, stdout, stderr = interrupt(
+        database, signal.SIGINT, "clean_generated_media", "would delete", "--dry-run"
+    )
+
+    summary = stopped_by(signal.SIGINT, "clean_generated_media", code, stdout, stderr)
+    assert summary["dry_run"] is True
+    assert 0 < summary["deleted"] < FLAT_FILES  # "would delete": it stopped inside the folder
+    assert all(path.exists() for path in files)
+    row = the_row(database, "clean_generated_media")
+    assert (row.outcome, row.dry_run, row.summary) == ("partial", True, summary)
 
 
 @SIGNALS

@@ -33,18 +33,18 @@ class CleanupCommand(BaseCommand):
 
     def handle(self, *args: object, dry_run: bool, json: bool, **options: object) -> None:
         task = self.__module__.rsplit(".", 1)[-1]
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop:  # until the summary is out: a late signal is no traceback
             try:
                 summary = self.run(dry_run=dry_run, should_stop=stop.requested).as_dict()
             except DatabaseError as error:  # one clear line and a non-zero exit, not a traceback
                 detail = " ".join(str(error).split()) or type(error).__name__
                 raise CommandError(f"{task} failed: database error: {detail}") from error
-        if json:
-            self.stdout.write(jsonlib.dumps(summary, ensure_ascii=False))
-        else:
-            width = max(map(len, summary))
-            for key, value in summary.items():
-                self.stdout.write(f"{key:<{width}}  {value}")
+            if json:
+                self.stdout.write(jsonlib.dumps(summary, ensure_ascii=False))
+            else:
+                width = max(map(len, summary))
+                for key, value in summary.items():
+                    self.stdout.write(f"{key:<{width}}  {value}")
         if stop.received is not None and not summary["completed"]:
             record = "recorded as partial" if summary["recorded"] else "not recorded"
             raise CommandError(

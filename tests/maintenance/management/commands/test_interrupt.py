@@ -262,3 +262,24 @@ def test_in_process_a_signal_mid_walk_ends_the_command_with_its_exit_code(
 
 def _database_down(**_kwargs: object) -> None:
     raise DatabaseError("database is down")
+
+
+def test_a_signal_after_the_run_completed_changes_nothing(media_root: Path) -> None:
+    """Sent while the row is written: the run finished, so it is `ok` and the command succeeds."""
+    (media_root / "old.png").write_bytes(b"x")
+    os.utime(media_root / "old.png", (time.time() - 60 * 86400,) * 2)
+
+    def signal_when_recorded(message: object) -> None:
+        if "maintenance run recorded" in str(message):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    sink = logger.add(signal_when_recorded, level="INFO")
+    out = StringIO()
+    try:
+        call_command("clean_generated_media", "--json", stdout=out)
+    finally:
+        logger.remove(sink)
+
+    summary = json.loads(out.getvalue())
+    assert (summary["completed"], summary["stop_reason"], summary["deleted"]) == (True, "", 1)
+    assert list(MaintenanceRun.objects.values_list("outcome", flat=True)) == ["ok"]

@@ -8,6 +8,7 @@ from celery.signals import setup_logging, worker_init
 from kombu.transport import TRANSPORT_ALIASES
 
 from config.flower import guard_flower
+from config.hosts import MEDIA_ENTRY, media_entry, media_queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # `filesystem://` (the embedded broker) names kombu's filesystem transport with
@@ -39,20 +40,53 @@ BEAT_EXPIRES_S = 6 * 3600
 BEAT_CRON_STARTING_DEADLINE_S = 6 * 3600
 app.conf.beat_cron_starting_deadline = BEAT_CRON_STARTING_DEADLINE_S
 
-app.conf.beat_schedule = {
-    # Every Sunday at 03:00 UTC.
-    "clean-generated-media-weekly": {
-        "task": "clean_generated_media",
-        "schedule": crontab(minute=0, hour=3, day_of_week="sun"),
-        "options": {"expires": BEAT_EXPIRES_S},
-    },
-    # Every day at 02:00 UTC.
-    "clean-blacklisted-tokens-daily": {
-        "task": "clean_blacklisted_tokens",
-        "schedule": crontab(minute=0, hour=2),
-        "options": {"expires": BEAT_EXPIRES_S},
-    },
-}
+# Beat stamps each message with its entry and fire time (config/beat.py), so a run that
+# a second beat sent again is recognised by the worker and skipped (maintenance/once.py).
+app.conf.beat_scheduler = "config.beat:FireTimeScheduler"
+
+MEDIA_SCHEDULE = crontab(minute=0, hour=3, day_of_week="sun")  # every Sunday at 03:00 UTC
+TOKENS_SCHEDULE = crontab(minute=0, hour=2)  # every day at 02:00 UTC
+
+
+def beat_schedule(media_hosts: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Return the beat schedule: one weekly media entry, or one per host in `media_hosts`.
+
+    Each host's entry goes to that host's own queue (config/hosts.py), because the media
+    task must run where the host's files are.
+    """
+    if media_hosts:
+        media = {
+            media_entry(host): {
+                "task": "clean_generated_media",
+                "schedule": MEDIA_SCHEDULE,
+                "options": {"expires": BEAT_EXPIRES_S, "queue": media_queue(host)},
+            }
+            for host in media_hosts
+        }
+    else:
+        media = {
+            MEDIA_ENTRY: {
+                "task": "clean_generated_media",
+                "schedule": MEDIA_SCHEDULE,
+                "options": {"expires": BEAT_EXPIRES_S},
+            }
+        }
+    return {
+        **media,
+        "clean-blacklisted-tokens-daily": {
+            "task": "clean_blacklisted_tokens",
+            "schedule": TOKENS_SCHEDULE,
+            "options": {"expires": BEAT_EXPIRES_S},
+        },
+    }
+
+
+@app.on_after_configure.connect
+def _install_beat_schedule(sender: Celery, **_kwargs: object) -> None:
+    """Build the schedule from GENERATED_MEDIA_HOSTS once Django's settings are read."""
+    from django.conf import settings
+
+    sender.conf.beat_schedule = beat_schedule(settings.GENERATED_MEDIA_HOSTS)
 
 
 @setup_logging.connect

@@ -18,6 +18,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, EnvValidationError, ValidationError
 
+from config.hosts import parse_media_hosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent  # backend/
 VAR_DIR = BASE_DIR / "var"
 DEV_SECRET_KEY = "django-insecure-dev-key-change-me-in-production"
@@ -110,6 +112,17 @@ def non_empty(raw: str) -> str:
     raise ValidationError("a non-empty value")
 
 
+def media_hosts(raw: str) -> tuple[str, ...]:
+    """Web host names for per-host media entries and queues (config/hosts.py)."""
+    try:
+        return parse_media_hosts(raw)
+    except ValueError as error:
+        raise ValidationError(
+            "comma-separated host names (letters, digits, '-' and '_', at most 63 "
+            f"characters), none twice: {error}"
+        ) from None
+
+
 def name_list(raw: str) -> tuple[str, ...]:
     """Comma-separated names; empty ones are dropped."""
     return tuple(name for name in raw.split(",") if name)
@@ -124,6 +137,7 @@ _PARSERS = (
     scheme_url,
     host_names,
     non_empty,
+    media_hosts,
     name_list,
 )
 _BOOLEAN = {"error_messages": {"invalid": "1/0, true/false, yes/no or on/off"}}
@@ -164,6 +178,7 @@ def read_environment() -> dict[str, Any]:
         "GENERATED_MEDIA_MAX_AGE_DAYS": env.whole_number(
             "GENERATED_MEDIA_MAX_AGE_DAYS", "7", **DAYS
         ),
+        "GENERATED_MEDIA_HOSTS": env.media_hosts("GENERATED_MEDIA_HOSTS", ""),
         "GENERATED_MEDIA_KEEP": env.name_list("GENERATED_MEDIA_KEEP", ".gitkeep"),
         "TOKEN_CLEANUP_SAFETY_MARGIN_DAYS": env.whole_number(
             "TOKEN_CLEANUP_SAFETY_MARGIN_DAYS", "7", **(DAYS | {"minimum": 0})

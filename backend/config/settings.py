@@ -135,6 +135,9 @@ CELERY_CONTROL_QUEUE_EXPIRES = _environment["CELERY_CONTROL_QUEUE_EXPIRES"]
 # --- Maintenance --------------------------------------------------------------
 GENERATED_MEDIA_ROOT = _environment["GENERATED_MEDIA_ROOT"]
 GENERATED_MEDIA_MAX_AGE_DAYS = _environment["GENERATED_MEDIA_MAX_AGE_DAYS"]
+# One weekly media run per web host, each on that host's queue (config/celery.py):
+# "web1,web2". Empty: one media run, on any worker.
+GENERATED_MEDIA_HOSTS = _environment["GENERATED_MEDIA_HOSTS"]
 GENERATED_MEDIA_KEEP = _environment["GENERATED_MEDIA_KEEP"]
 TOKEN_CLEANUP_SAFETY_MARGIN_DAYS = _environment["TOKEN_CLEANUP_SAFETY_MARGIN_DAYS"]
 # 5000: per-batch commits dominate below that (benchmarks/bench_tokens.py); memory stays ~3 MB.

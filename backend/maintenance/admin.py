@@ -46,7 +46,7 @@ class MaintenanceRunAdmin(admin.ModelAdmin):
         "duration",
     )
     list_display_links = ("task_name",)
-    list_filter = ("task", "outcome", "origin", "dry_run")
+    list_filter = ("task", "beat_entry", "outcome", "origin", "dry_run")
     date_hierarchy = "started_at"
     search_fields = ("error",)
     readonly_fields = (
@@ -58,6 +58,9 @@ class MaintenanceRunAdmin(admin.ModelAdmin):
         "outcome",
         "summary",
         "error",
+        "beat_entry",
+        "fire_time",
+        "task_id",
     )
 
     @admin.display(description="task", ordering="task")

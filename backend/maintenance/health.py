@@ -17,6 +17,7 @@ not find what it cleans (the media summary's `root_missing`); its reason says wh
 The states and what to do about each: docs/periodic-tasks.md, "Health check".
 """
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from itertools import pairwise
 
 from celery.schedules import crontab, maybe_schedule, schedule
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import Q
 
 from maintenance.models import MaintenanceRun
 
@@ -233,20 +235,38 @@ def system_started_at() -> datetime | None:
     )
 
 
+def _last_ok(which: Q) -> datetime | None:
+    """When the latest real (not dry) run matching `which` ended ok; one indexed query."""
+    return (
+        MaintenanceRun.objects.filter(which, outcome=MaintenanceRun.Outcome.OK, dry_run=False)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+
+
 def last_successes(tasks: set[str]) -> dict[str, datetime]:
     """Return when each of `tasks` last finished a real (not dry) run with outcome ok."""
+    found = {task: _last_ok(Q(task=task)) for task in sorted(tasks)}
+    return {task: at for task, at in found.items() if at is not None}
+
+
+def last_entry_successes(beat_schedule: Mapping[str, Mapping]) -> dict[str, datetime]:
+    """Return when each beat entry last had a real (not dry) run that ended ok.
+
+    A beat run counts for the entry it was sent for (its row names it). A run that names
+    none (`celery call`, a command) counts for its task's entry only when the task has a
+    single entry: with one media entry per web host, a run that names no host proves none.
+    """
+    entries_per_task = Counter(entry["task"] for entry in beat_schedule.values())
     latest: dict[str, datetime] = {}
-    for task in sorted(tasks):  # one query per task on the (task, outcome, ...) index
-        finished_at = (
-            MaintenanceRun.objects.filter(
-                task=task, outcome=MaintenanceRun.Outcome.OK, dry_run=False
-            )
-            .order_by("-finished_at")
-            .values_list("finished_at", flat=True)
-            .first()
-        )
+    for name, entry in beat_schedule.items():
+        which = Q(beat_entry=name)
+        if entries_per_task[entry["task"]] == 1:
+            which |= Q(beat_entry="")
+        finished_at = _last_ok(which & Q(task=entry["task"]))
         if finished_at is not None:
-            latest[task] = finished_at
+            latest[name] = finished_at
     return latest
 
 
@@ -271,16 +291,16 @@ def misconfigurations(tasks: set[str]) -> dict[str, str]:
 def maintenance_health(
     *, now: datetime, beat_schedule: Mapping[str, Mapping], grace: timedelta = GRACE
 ) -> HealthReport:
-    """Judge every beat entry at `now`: last success, next due time, and OK, PENDING, STALE
-    or MISCONFIGURED."""
+    """Judge every beat entry at `now` on its own runs: last success, next due time, and
+    OK, PENDING, STALE or MISCONFIGURED."""
     tasks = {entry["task"] for entry in beat_schedule.values()}
-    successes = last_successes(tasks)
+    successes = last_entry_successes(beat_schedule)
     started_at = system_started_at()
     wrong = misconfigurations(tasks)
     report = []
     for name, entry in beat_schedule.items():
         max_age = period_of(entry["schedule"], at=now) + grace
-        last = successes.get(entry["task"])
+        last = successes.get(name)
         pending_until = None
         if last is None and started_at is not None:
             first_due = next_fire_times(entry["schedule"], after=started_at, count=1)[0]

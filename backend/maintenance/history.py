@@ -17,6 +17,7 @@ from django.db.models import F, Max
 from loguru import logger
 
 from config.logs import redact
+from maintenance import once
 from maintenance.models import MaintenanceRun, PrunedRuns
 
 ERROR_TEXT_LIMIT = 10_000  # characters of traceback kept in a row
@@ -45,17 +46,10 @@ def current_origin() -> str:
     """Return how the current run started: from beat, as a task call, or directly.
 
     Beat marks the messages it sends with the `celery_beat_task` header (Celery >= 5.5).
-    A worker exposes message headers as request attributes; an eager `apply()` keeps them
-    in `request.headers`, so both places are read.
     """
-    if not current_task:  # a proxy: false when no task is executing
+    if not current_task or current_task.request.called_directly:
         return MaintenanceRun.Origin.COMMAND
-    request = current_task.request
-    if request.called_directly:
-        return MaintenanceRun.Origin.COMMAND
-    from_beat = getattr(request, "celery_beat_task", False) or (request.headers or {}).get(
-        "celery_beat_task", False
-    )
+    from_beat = once.request_header("celery_beat_task")
     return MaintenanceRun.Origin.BEAT if from_beat else MaintenanceRun.Origin.TASK
 
 
@@ -76,18 +70,16 @@ def record_run(
     finished_at: datetime,
     summary: dict | None,
     error: str = "",
+    claimed: MaintenanceRun | None = None,
 ) -> MaintenanceRun:
-    """Write one history row; the outcome follows from `summary` (None: the run failed)."""
-    run = MaintenanceRun.objects.create(
-        task=task,
-        origin=origin,
-        dry_run=dry_run,
-        started_at=started_at,
-        finished_at=finished_at,
-        summary=summary,
-        outcome=outcome_of(summary),
-        error=error,
-    )
+    """Write one history row; the outcome follows from `summary` (None: the run failed).
+
+    A beat run that claimed its fire time (maintenance/once.py) fills in its claimed row.
+    """
+    run = claimed or MaintenanceRun(task=task, origin=origin, dry_run=dry_run)
+    run.started_at, run.finished_at = started_at, finished_at
+    run.summary, run.outcome, run.error = summary, outcome_of(summary), error
+    run.save()
     logger.info(
         "maintenance run recorded: {} {} ({}, dry_run={}, id={})",
         task,
@@ -103,18 +95,19 @@ def prune_history(*, now: datetime, max_age: timedelta) -> int:
     """Delete rows that finished more than `max_age` before `now`; return how many.
 
     Strict: a row exactly `max_age` old is kept. The most recent successful (`ok`, not
-    dry) row of each task is always kept, however old, so the health check can still
-    say when a long-dead task last worked instead of "never". Deleted real runs are
-    added to `PrunedRuns` in the same transaction, for the metrics' counters.
+    dry) row of each task and beat entry is always kept, however old, so the health check
+    can still say when a long-dead task (or one web host's media run) last worked. Deleted
+    real runs are added to `PrunedRuns` in the same transaction, for the metrics' counters.
     """
     last_successes = (
         MaintenanceRun.objects.filter(outcome=MaintenanceRun.Outcome.OK, dry_run=False)
-        .values("task")
+        .values("task", "beat_entry")
         .annotate(last=Max("finished_at"))
     )
     keep_ids = [
         MaintenanceRun.objects.filter(
             task=row["task"],
+            beat_entry=row["beat_entry"],
             outcome=MaintenanceRun.Outcome.OK,
             dry_run=False,
             finished_at=row["last"],
@@ -165,7 +158,7 @@ def run_and_record(
     clock: Callable[[], datetime],
     keep: timedelta,
     interrupted: Callable[[], bool] = lambda: False,
-) -> RecordedRun[S]:
+) -> RecordedRun[S] | once.Duplicate:
     """Run `cleanup(now)`, write its history row, prune old rows; return the recorded run.
 
     A cleanup that raises is recorded as `failed` with its traceback, then the exception
@@ -177,16 +170,23 @@ def run_and_record(
     """
     origin = current_origin()
     started_at = clock()
+    claimed = None
+    if origin == MaintenanceRun.Origin.BEAT:
+        claimed = once.claim_current(task, dry_run=dry_run, started_at=started_at)
+        if isinstance(claimed, once.Duplicate):
+            return claimed  # this fire time is another message's: nothing cleaned
     try:
         summary = cleanup(started_at)
     except Exception as exc:
-        _save_quietly(task, origin, dry_run, started_at, clock(), None, error_text(exc), keep)
+        _save_quietly(
+            task, origin, dry_run, started_at, clock(), None, error_text(exc), keep, claimed
+        )
         raise
     run = RecordedRun(summary, recorded=True)  # as the row says: it exists once written
     if outcome_of(summary.as_dict()) == MaintenanceRun.Outcome.PARTIAL:
         run.stop_reason = "interrupted" if interrupted() else "time_limit"
     run.recorded = _save_quietly(
-        task, origin, dry_run, started_at, clock(), run.as_dict(), "", keep
+        task, origin, dry_run, started_at, clock(), run.as_dict(), "", keep, claimed
     )
     return run
 
@@ -200,6 +200,7 @@ def _save_quietly(
     summary: dict | None,
     error: str,
     keep: timedelta,
+    claimed: MaintenanceRun | None = None,
 ) -> bool:
     """Write the row, then prune; True when the row was written. Never raises DatabaseError."""
     try:
@@ -211,6 +212,7 @@ def _save_quietly(
             finished_at=finished_at,
             summary=summary,
             error=error,
+            claimed=claimed,
         )
     except DatabaseError as exc:
         logger.warning("could not write the run history of {}: {}", task, one_line(exc))

@@ -10,6 +10,9 @@ class MaintenanceRun(models.Model):
         OK = "ok", "ok"
         PARTIAL = "partial", "partial (stopped before the end)"
         FAILED = "failed", "failed"
+        # A beat run claims its entry's fire time before cleaning (maintenance/once.py).
+        RUNNING = "running", "running (or its worker died mid-run)"
+        DUPLICATE = "duplicate", "duplicate (this fire time was already run; nothing done)"
 
     class Origin(models.TextChoices):
         BEAT = "beat", "beat schedule"
@@ -24,6 +27,11 @@ class MaintenanceRun(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     summary = models.JSONField(null=True, blank=True)  # null when the run raised
     error = models.TextField(blank=True)
+    # Beat runs only (empty / null otherwise): which entry and which of its fire times this
+    # run is for, and the Celery task id that claimed it (its redelivery may take it over).
+    beat_entry = models.CharField(max_length=200, blank=True, default="")
+    fire_time = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -35,6 +43,15 @@ class MaintenanceRun(models.Model):
             ),
             # Pruning by age.
             models.Index(fields=["finished_at"], name="maint_run_finished_at"),
+        ]
+        constraints = [
+            # Exactly one run per beat entry and fire time, even when two beats send it:
+            # the second copy's claim fails here, atomically, and it is recorded as duplicate.
+            models.UniqueConstraint(
+                fields=["beat_entry", "fire_time"],
+                condition=models.Q(fire_time__isnull=False) & ~models.Q(outcome="duplicate"),
+                name="maint_run_once_per_fire_time",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,7 @@
 """A real beat scheduler ticked under a frozen clock: what it sends, and when.
 
-Celery's own `PersistentScheduler`, on a temporary schedule file, built on the project's
+The project's scheduler (Celery's `PersistentScheduler`, stamping each message with its
+entry and fire time: config/beat.py), on a temporary schedule file, built on the project's
 app with the project's beat schedule. It publishes through the app's real send path
 (`Task.apply_async` -> `app.send_task` -> kombu) into kombu's in-memory broker, and each
 message is read back from the queue with the frozen instant it was sent at. freezegun
@@ -20,12 +21,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from celery.beat import PersistentScheduler
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 from kombu import Connection
 from kombu.simple import SimpleQueue
 
+from config.beat import FireTimeScheduler
 from config.celery import BEAT_EXPIRES_S, app
 
 MEDIA = "clean_generated_media"
@@ -80,13 +81,16 @@ def broker() -> Iterator[SimpleQueue]:
 
 
 class Beat:
-    """A PersistentScheduler on `schedule_file`, publishing to the in-memory broker."""
+    """The project's scheduler (`celery beat`'s, a PersistentScheduler) on `schedule_file`,
+    publishing to the in-memory broker; `headers` keeps every message's headers."""
 
     def __init__(self, frozen: FrozenDateTimeFactory, queue: SimpleQueue, schedule_file: Path):
         assert not app.conf.task_always_eager, "beat must publish, not run tasks in-process"
         self.frozen = frozen
         self.queue = queue
-        self.scheduler = PersistentScheduler(app=app, schedule_filename=str(schedule_file))
+        assert app.conf.beat_scheduler == "config.beat:FireTimeScheduler"
+        self.scheduler = FireTimeScheduler(app=app, schedule_filename=str(schedule_file))
+        self.headers: list[dict] = []
         self.scheduler.connection = _memory_connection()
         self.now = datetime.now(UTC)
 
@@ -117,6 +121,7 @@ class Beat:
             except self.queue.Empty:
                 return sends
             headers = message.headers
+            self.headers.append(headers)
             assert headers["celery_beat_task"] is True
             assert headers["eta"] is None
             sends.append(

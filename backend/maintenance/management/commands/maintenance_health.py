@@ -6,7 +6,20 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from config.celery import app
-from maintenance.health import MISCONFIGURED, PENDING, STALE, maintenance_health
+from maintenance.health import (
+    MISCONFIGURED,
+    PENDING,
+    STALE,
+    HealthReport,
+    TaskHealth,
+    maintenance_health,
+)
+
+
+def _label(task: TaskHealth, report: HealthReport) -> str:
+    """The task's name, or its beat entry's when the task has several (one per web host)."""
+    shared = sum(other.task == task.task for other in report.tasks) > 1
+    return task.entry if shared else task.task
 
 
 class Command(BaseCommand):
@@ -25,7 +38,7 @@ class Command(BaseCommand):
         else:
             rows = [("task", "last success", "next due", "status")] + [
                 (
-                    task.task,
+                    _label(task, report),
                     task.last_success.isoformat() if task.last_success else "never",
                     task.next_due.isoformat(),
                     task.status,
@@ -39,13 +52,13 @@ class Command(BaseCommand):
                 )
             for task in report.tasks:
                 if task.status == PENDING:
-                    self.stdout.write(f"{task.task}: {task.reason}")
+                    self.stdout.write(f"{_label(task, report)}: {task.reason}")
         if not report.healthy:
             wrong = [t for t in report.tasks if t.status == MISCONFIGURED]
             if wrong:
-                reasons = "; ".join(f"{t.task}: {t.reason}" for t in wrong)
+                reasons = "; ".join(f"{_label(t, report)}: {t.reason}" for t in wrong)
                 raise CommandError(
                     f"periodic maintenance is misconfigured: {reasons}", returncode=1
                 )
-            stale = ", ".join(task.task for task in report.tasks if task.status == STALE)
+            stale = ", ".join(_label(task, report) for task in report.tasks if task.status == STALE)
             raise CommandError(f"periodic maintenance is stale: {stale}", returncode=1)

@@ -1,14 +1,12 @@
-"""The operations guides stay true: their facts, their structure and their config snippet."""
+"""The operations guides stay true: their facts, their structure and the shipped Procfile."""
 
 import re
-import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from celery.schedules import crontab
 
-from config.celery import BEAT_CRON_STARTING_DEADLINE_S, BEAT_EXPIRES_S, app
+from config.celery import BEAT_CRON_STARTING_DEADLINE_S, BEAT_EXPIRES_S, beat_schedule
+from config.hosts import parse_media_hosts
 from config.logs import RETENTION_FILES, ROTATION_BYTES
 from maintenance.health import GRACE
 
@@ -28,13 +26,6 @@ ORIGINAL_HEADINGS = [
     "## Настройка расписания",
     "## Логирование",
 ]
-
-
-def _python_block(text: str) -> str:
-    found = re.findall(r"```python\n(.*?)```", text, re.S)
-    blocks = [textwrap.dedent(b) for b in found if "MEDIA_HOSTS" in b]
-    assert len(blocks) == 1
-    return blocks[0]
 
 
 def test_the_russian_guide_keeps_the_original_headings_in_order() -> None:
@@ -63,32 +54,30 @@ def test_the_guide_states_the_numbers_the_code_uses(guide: Path) -> None:
     assert "every Sunday at 03:00 UTC (cron: 0 3 * * 0)" in text
 
 
-def test_both_guides_show_the_same_per_host_routing_snippet() -> None:
-    assert _python_block(ENGLISH.read_text()) == _python_block(RUSSIAN.read_text())
+def _procfile_block(text: str) -> list[str]:
+    [block] = re.findall(r"```procfile\n(.*?)```", text, re.S)
+    return block.splitlines()
 
 
-def test_the_per_host_snippet_routes_one_weekly_media_run_to_each_host_queue() -> None:
-    namespace = {
-        "app": SimpleNamespace(conf=SimpleNamespace(beat_schedule=None)),
-        "crontab": crontab,
-        "BEAT_EXPIRES_S": BEAT_EXPIRES_S,
-    }
-    exec(_python_block(ENGLISH.read_text()), namespace)  # the guide's own code, as written
-    schedule = namespace["app"].conf.beat_schedule
-    app.loader.import_default_modules()
-    assert {name: entry["options"].get("queue") for name, entry in schedule.items()} == {
-        "clean-generated-media-weekly-web1": "media.web1",
-        "clean-generated-media-weekly-web2": "media.web2",
-        "clean-blacklisted-tokens-daily": None,
-    }
-    for entry in schedule.values():
-        assert entry["task"] in app.tasks
-        assert entry["options"]["expires"] == BEAT_EXPIRES_S
-        assert (
-            entry["schedule"]
-            == app.conf.beat_schedule[
-                "clean-generated-media-weekly"
-                if entry["task"] == "clean_generated_media"
-                else "clean-blacklisted-tokens-daily"
-            ]["schedule"]
-        )
+@GUIDES
+def test_the_guide_shows_the_shipped_procfile_as_it_is(guide: Path) -> None:
+    shipped = (ROOT / "deploy" / "Procfile").read_text().splitlines()
+    processes = [line for line in shipped if line and not line.startswith("#")]
+    assert _procfile_block(guide.read_text()) == processes
+
+
+@GUIDES
+def test_the_guide_names_the_per_host_entries_and_queues_the_setting_creates(guide: Path) -> None:
+    text = guide.read_text()
+    hosts = parse_media_hosts("web1,web2")
+    assert "`GENERATED_MEDIA_HOSTS=web1,web2`" in text
+    for name, entry in beat_schedule(hosts).items():
+        if entry["task"] == "clean_generated_media":
+            assert f"`{name}`" in text
+            assert f"`{entry['options']['queue']}`" in text
+    assert "celery -A config call clean_generated_media --queue media.web1" in text
+    assert "`clean-generated-media-weekly`" in text  # the single entry, without hosts
+    assert "`duplicate beat run skipped: …`" in text  # once.py's WARNING line
+    assert "`duplicate`" in text
+    for unit in (ROOT / "deploy" / "systemd").glob("*.service"):
+        assert unit.stem.replace("@", "@web1") in text

@@ -74,19 +74,21 @@ def claim(
     fire: BeatFire, *, task: str, task_id: str, dry_run: bool, started_at: datetime
 ) -> MaintenanceRun | Duplicate:
     """Claim `fire` with a `running` row; return the row, or a Duplicate when it is taken."""
+    row = MaintenanceRun(
+        task=task,
+        origin=MaintenanceRun.Origin.BEAT,
+        dry_run=dry_run,
+        started_at=started_at,
+        finished_at=started_at,
+        outcome=MaintenanceRun.Outcome.RUNNING,
+        beat_entry=fire.entry,
+        fire_time=fire.fire_time,
+        task_id=task_id,
+    )
     try:
         with transaction.atomic():
-            return MaintenanceRun.objects.create(
-                task=task,
-                origin=MaintenanceRun.Origin.BEAT,
-                dry_run=dry_run,
-                started_at=started_at,
-                finished_at=started_at,
-                outcome=MaintenanceRun.Outcome.RUNNING,
-                beat_entry=fire.entry,
-                fire_time=fire.fire_time,
-                task_id=task_id,
-            )
+            row.save(force_insert=True)
+            return row
     except IntegrityError:
         holder = (
             MaintenanceRun.objects.filter(beat_entry=fire.entry, fire_time=fire.fire_time)
@@ -98,17 +100,8 @@ def claim(
         holder.started_at = holder.finished_at = started_at
         holder.save(update_fields=["outcome", "started_at", "finished_at"])
         return holder
-    MaintenanceRun.objects.create(
-        task=task,
-        origin=MaintenanceRun.Origin.BEAT,
-        dry_run=dry_run,
-        started_at=started_at,
-        finished_at=started_at,
-        outcome=MaintenanceRun.Outcome.DUPLICATE,
-        beat_entry=fire.entry,
-        fire_time=fire.fire_time,
-        task_id=task_id,
-    )
+    row.pk, row.outcome = None, MaintenanceRun.Outcome.DUPLICATE
+    row.save(force_insert=True)
     logger.warning(
         "duplicate beat run skipped: {} {} at {} was already claimed ({}) by task {}; "
         "nothing cleaned",

@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from environs import ValidationError
 
 from config.celery import BEAT_EXPIRES_S, MEDIA_SCHEDULE, TOKENS_SCHEDULE, app, beat_schedule
+from config.env import media_hosts
 from config.hosts import media_entry, media_queue, parse_media_hosts
 
 BACKEND = Path(__file__).resolve().parents[2] / "backend"
@@ -39,9 +41,19 @@ def test_host_names_are_read_in_order(raw: str, hosts: tuple[str, ...]) -> None:
     ],
 )
 def test_a_bad_host_list_is_refused_naming_the_bad_name(raw: str, message: str) -> None:
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(ValueError, match=r"\S") as raised:
         parse_media_hosts(raw)
     assert str(raised.value) == message
+
+
+def test_the_settings_parser_says_what_is_allowed_and_what_was_wrong() -> None:
+    assert media_hosts("web1, web2") == ("web1", "web2")
+    with pytest.raises(ValidationError) as raised:
+        media_hosts("web1,web 2")
+    assert raised.value.messages == [
+        "comma-separated host names (letters, digits, '-' and '_', at most 63 characters), "
+        "none twice: 'web 2' is not a host name"
+    ]
 
 
 def test_names_of_a_hosts_entry_and_queue() -> None:

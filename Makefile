@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
 MANAGE := cd backend && $(BIN)/python manage.py
+SCHEDULE ?= var/celerybeat-schedule
+WEB_ADDRESS ?= 127.0.0.1:8000
 
-.PHONY: help install run worker flower test test-live test-soak lint format bench mutation lock clean
+.PHONY: help install run web worker flower test test-live test-soak lint format bench mutation lock clean
 .DEFAULT_GOAL := help
 
 help: ## this list (plain `make`)
@@ -18,10 +20,18 @@ $(STAMP): requirements.lock
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
+# In a terminal the worker runs as the shell's foreground job (set -m), in its own process
+# group: Ctrl-C reaches it alone, its warm shutdown exits 0, and so does make (make, had
+# it been sent the Ctrl-C too, would die of it: "Error 1" or "Interrupt").
 run: $(STAMP) ## migrate, then one worker with embedded beat and events on the embedded defaults
 	$(MANAGE) migrate --noinput
-	cd backend && exec $(BIN)/celery -A config worker --beat --events --loglevel=INFO \
-		--schedule=var/celerybeat-schedule
+	cd backend && { [ -t 0 ] && set -m || true; } && $(BIN)/celery -A config worker --beat --events \
+		--loglevel=INFO --schedule=$(SCHEDULE)
+
+web: $(STAMP) ## migrate, collect static files, then the web server at http://$(WEB_ADDRESS) (admin, API, health)
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	cd backend && { [ -t 0 ] && set -m || true; } && $(BIN)/python manage.py runserver $(WEB_ADDRESS)
 
 flower: $(STAMP) ## Flower on 127.0.0.1:5555 (backend/flowerconfig.py)
 	cd backend && exec $(BIN)/celery -A config flower
@@ -40,7 +50,7 @@ test: $(STAMP) ## the whole default suite on 2 xdist workers; fails under 100% b
 test-live: $(STAMP) ## worker modes only (in-process, embedded broker, Redis/PostgreSQL/RabbitMQ); a missing server fails
 	CI=true $(BIN)/pytest -m "inprocess or live" tests/live
 
-test-soak: $(STAMP) ## the embedded broker's soak test (~20 s): killed listeners and pings, files and idle CPU
+test-soak: $(STAMP) ## slow real runs: the broker soak, Ctrl-C on make run/web, every guide command as written
 	CI=true $(BIN)/pytest -m soak tests/live
 
 bench: $(STAMP) ## benchmarks against named anchors (GNU find, flushexpiredtokens); prints ratios

@@ -126,6 +126,33 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
-    """`filesystem://` with whole-or-nothing sends (config/celery.py maps the scheme here)."""
+    """`filesystem://` with whole-or-nothing sends and queue expiry (config/celery.py maps
+    the scheme here)."""
 
     Channel = Channel
+
+    def drain_events(self, connection: object, timeout: float | None = None) -> None:
+        """kombu's, in slices of one polling interval, ending early once the worker stops.
+
+        A worker waits for messages 2 s at a time (celery/worker/loops.py) and only then
+        sees a Ctrl-C; here it sees it within one polling interval (0.2 s).
+        """
+        if timeout is None:
+            return super().drain_events(connection)
+        deadline = monotonic() + timeout
+        while True:
+            try:
+                return super().drain_events(connection, timeout=min(timeout, self.slice_s))
+            except TimeoutError:  # socket.timeout
+                if _worker_stopping() or monotonic() >= deadline:
+                    raise
+
+    @property
+    def slice_s(self) -> float:
+        return self.polling_interval or 1.0
+
+
+def _worker_stopping() -> bool:
+    from celery.worker import state  # a Celery worker's shutdown flags, set by its signals
+
+    return state.should_stop is not None or state.should_terminate is not None

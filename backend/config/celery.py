@@ -1,10 +1,14 @@
 """The Celery app and its beat schedule (Celery's stock Django setup)."""
 
+import gc
 import os
+from functools import partial
 
 from celery import Celery
+from celery.apps import worker as celery_worker_app
+from celery.platforms import EX_OK
 from celery.schedules import crontab
-from celery.signals import setup_logging, worker_init
+from celery.signals import setup_logging, worker_init, worker_shutdown
 from kombu.transport import TRANSPORT_ALIASES
 
 from config.flower import guard_flower
@@ -15,6 +19,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # whole-or-nothing sends (config/broker.py): a full disk fails `celery call` instead of
 # leaving a truncated message that stops the worker. Other schemes are untouched.
 TRANSPORT_ALIASES["filesystem"] = "config.broker:Transport"
+
+# Ctrl-C is how `make run` is stopped: its warm shutdown exits 0, as SIGTERM's does
+# (Celery exits 1 on it; a second Ctrl-C still forces a cold shutdown and exits 1).
+celery_worker_app.install_worker_int_handler = partial(
+    celery_worker_app._shutdown_handler,
+    sig="SIGINT",
+    callback=celery_worker_app.on_SIGINT,
+    exitcode=EX_OK,
+)
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -109,3 +122,10 @@ def _warn_if_development_key(**_kwargs: object) -> None:
     from config.secret_key import warn_if_development_key
 
     warn_if_development_key(settings.SECRET_KEY)
+
+
+@worker_shutdown.connect
+def _skip_the_final_collection(**_kwargs: object) -> None:
+    """Exit without walking every object once more: the interpreter's final garbage
+    collection took about 0.35 s of CPU of a stopping worker, frozen objects are skipped."""
+    gc.freeze()

@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS) from STATIC_ROOT, without DEBUG (`make web` collects them).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,6 +129,8 @@ CELERY_TASK_TRACK_STARTED = True
 # Keep loguru in charge of logging inside workers (see config/logs.py).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker's timer thread sleeps up to this long, and a shutdown waits for it (1 s by default).
+CELERY_WORKER_TIMER_PRECISION = 0.25
 # An event listener's queue (Flower, `celery events`) and a control reply queue expire
 # this many seconds after their consumer last polled; the embedded broker honours it too.
 CELERY_EVENT_QUEUE_EXPIRES = _environment["CELERY_EVENT_QUEUE_EXPIRES"]

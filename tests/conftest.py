@@ -95,7 +95,12 @@ SYSTEM_STARTED = datetime(2026, 1, 1, tzinfo=UTC)
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: object) -> None:
+    from django.db import connection
     from django.db.migrations.recorder import MigrationRecorder
 
+    # pytest-django sets up only the databases the session's tests ask for: a session of
+    # live tests alone has no test database, and this must not touch the real one.
+    if connection.settings_dict["NAME"] != connection.creation._get_test_db_name():
+        return
     with django_db_blocker.unblock():
         MigrationRecorder.Migration.objects.filter(app="maintenance").update(applied=SYSTEM_STARTED)

@@ -128,6 +128,27 @@ def test_a_parent_that_was_a_link_only_while_it_was_opened_refuses_the_run(
     assert (kept if then == "back" else tmp_path / "site.real" / "media" / "old.png").exists()
 
 
+def test_a_root_link_replaced_before_it_is_read_refuses_the_run(
+    tmp_path: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The root was a link when opened, a folder when read: no raw OSError, a refusal."""
+    make_media_file(tmp_path / "data" / "old.png", age=OLD)
+    root = tmp_path / "media"
+    root.symlink_to(tmp_path / "data")
+    real_readlink = media.os.readlink
+
+    def readlink(name: str, **kwargs: int) -> str:
+        if "dir_fd" in kwargs:  # the open's read, not realpath's
+            root.unlink()
+            root.mkdir()
+        return real_readlink(name, **kwargs)
+
+    monkeypatch.setattr(media.os, "readlink", readlink)
+
+    assert refusal_of(root) == changed_line(root, root)
+    assert (tmp_path / "data" / "old.png").exists()
+
+
 def test_a_link_vanishing_under_realpath_leaves_the_decision_to_the_open(
     media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -149,7 +149,10 @@ def _open_components(path: str, *, follow_last: bool) -> int | str | None:
                         "is a symlink (swapped in, or configured); only the root itself may be "
                         "a link, so nothing was cleaned: set the real path"
                     ) from exc
-                return os.readlink(part, dir_fd=fd)
+                try:
+                    return os.readlink(part, dir_fd=fd)
+                except OSError:  # no longer a link a moment later
+                    raise _swapped(path, here) from exc
             os.close(fd)
             fd = child
     except BaseException:

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < requirements.lock | cut -d' ' -f1)
+# What the app needs to run, and nothing else (no test or dev tools): run, web, flower.
+RUNTIME := $(VENV)/.runtime-$(shell cksum < requirements-runtime.lock | cut -d' ' -f1)
 MANAGE := cd backend && $(BIN)/python manage.py
 SCHEDULE ?= var/celerybeat-schedule
 WEB_ADDRESS ?= 127.0.0.1:8000
@@ -18,22 +20,27 @@ $(STAMP): requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP) ## create .venv and install the pinned dependencies
+$(RUNTIME): requirements-runtime.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-runtime.lock
+	rm -f $(VENV)/.runtime-* && touch $@
+
+install: $(STAMP) $(RUNTIME) ## create .venv and install every pinned dependency (runtime, test, dev)
 
 # In a terminal the worker runs as the shell's foreground job (set -m), in its own process
 # group: Ctrl-C reaches it alone, its warm shutdown exits 0, and so does make (make, had
 # it been sent the Ctrl-C too, would die of it: "Error 1" or "Interrupt").
-run: $(STAMP) ## migrate, then one worker with embedded beat and events on the embedded defaults
+run: $(RUNTIME) ## migrate, then one worker with embedded beat and events on the embedded defaults
 	$(MANAGE) migrate --noinput
 	cd backend && { [ -t 0 ] && set -m || true; } && $(BIN)/celery -A config worker --beat --events \
 		--loglevel=INFO --schedule=$(SCHEDULE)
 
-web: $(STAMP) ## migrate, collect static files, then the web server at http://$(WEB_ADDRESS) (admin, API, health)
+web: $(RUNTIME) ## migrate, collect static files, then the web server at http://$(WEB_ADDRESS) (admin, API, health)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	cd backend && { [ -t 0 ] && set -m || true; } && $(BIN)/python manage.py runserver $(WEB_ADDRESS)
 
-flower: $(STAMP) ## Flower on 127.0.0.1:5555 (backend/flowerconfig.py)
+flower: $(RUNTIME) ## Flower on 127.0.0.1:5555 (backend/flowerconfig.py)
 	cd backend && exec $(BIN)/celery -A config flower
 
 # Two xdist workers (the target machine has 2 cores; all of tests/live/ runs in one of
@@ -47,13 +54,13 @@ COVERAGE := --cov=backend --cov-report=term-missing:skip-covered --cov-fail-unde
 test: $(STAMP) ## the whole default suite on 2 xdist workers; fails under 100% branch coverage
 	$(BIN)/pytest -n 2 -m "not soak" $(COVERAGE)
 
-test-live: $(STAMP) ## worker modes only (in-process, embedded broker, Redis/PostgreSQL/RabbitMQ); a missing server fails
+test-live: $(STAMP) $(RUNTIME) ## worker modes only (in-process, embedded broker, Redis/PostgreSQL/RabbitMQ); a missing server fails
 	CI=true $(BIN)/pytest -m "inprocess or live" tests/live
 
-test-soak: $(STAMP) ## slow real runs: the broker soak, Ctrl-C on make run/web, every guide command as written
+test-soak: $(STAMP) $(RUNTIME) ## slow real runs: the broker soak, Ctrl-C on make run/web, every guide command as written
 	CI=true $(BIN)/pytest -m soak tests/live
 
-bench: $(STAMP) ## benchmarks against named anchors (GNU find, flushexpiredtokens); prints ratios
+bench: $(STAMP) $(RUNTIME) ## benchmarks against named anchors (GNU find, flushexpiredtokens); prints ratios
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
 
 mutation: $(STAMP) ## mutmut over the maintenance logic; ends with "mutation score: NN.N% (killed K of T)"
@@ -68,12 +75,17 @@ format: $(STAMP) ## ruff's fixes and formatting, in place
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-lock: ## re-resolve the pins of pyproject.toml into requirements.lock
+lock: ## re-resolve the pins of pyproject.toml into requirements.lock and requirements-runtime.lock
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 		print("\n".join(p["dependencies"] + sum(p["optional-dependencies"].values(), [])))' > .lock-in.txt
 	.lock-venv/bin/python -m pip install --quiet -r .lock-in.txt
 	.lock-venv/bin/python -m pip freeze --exclude-editable > requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -c 'import tomllib; \
+		print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > .lock-in.txt
+	.lock-venv/bin/python -m pip install --quiet -c requirements.lock -r .lock-in.txt
+	.lock-venv/bin/python -m pip freeze --exclude-editable > requirements-runtime.lock
 	rm -rf .lock-venv .lock-in.txt
 
 clean: ## remove .venv and everything the embedded defaults wrote under backend/

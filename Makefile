@@ -9,7 +9,7 @@ MANAGE := cd backend && $(BIN)/python manage.py
 SCHEDULE ?= var/celerybeat-schedule
 WEB_ADDRESS ?= 127.0.0.1:8000
 
-.PHONY: help install run web worker flower test test-live test-soak lint format bench mutation lock clean
+.PHONY: help install run web worker flower test test-live test-soak test-topology lint format bench mutation lock clean
 .DEFAULT_GOAL := help
 
 help: ## this list (plain `make`)
@@ -52,7 +52,12 @@ flower: $(RUNTIME) ## Flower on 127.0.0.1:5555 (backend/flowerconfig.py)
 COVERAGE := --cov=backend --cov-report=term-missing:skip-covered --cov-fail-under=100
 
 test: $(STAMP) ## the whole default suite on 2 xdist workers; fails under 100% branch coverage
-	$(BIN)/pytest -n 2 -m "not soak" $(COVERAGE)
+	$(BIN)/pytest -n 2 -m "not soak and not topology" $(COVERAGE)
+
+# deploy/Procfile's processes under a moving fake clock (tests/live/test_topology.py,
+# about 80 s): kept out of `make test` so that it stays near a minute.
+test-topology: $(STAMP) ## the production topology (honcho, libfaketime, Redis, PostgreSQL); a missing one fails
+	CI=true $(BIN)/pytest -m topology tests/live
 
 test-live: $(STAMP) $(RUNTIME) ## worker modes only (in-process, embedded broker, Redis/PostgreSQL/RabbitMQ); a missing server fails
 	CI=true $(BIN)/pytest -m "inprocess or live" tests/live

@@ -4,6 +4,8 @@ from the environment, with a default that works on a laptop with no server insta
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+import contextlib
+
 from config.env import (
     BASE_DIR,  # noqa: F401 (backend/; the setting Django projects expect)
     VAR_DIR,
@@ -82,6 +84,10 @@ LANGUAGE_CODE = "en-us"
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves this folder (`make web` collects into it); it warns at every start while
+# the folder is missing (a fresh clone), so it exists, empty, until then.
+with contextlib.suppress(OSError):  # a read-only deployment collected it at build time
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- REST framework and JWT ---------------------------------------------------
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html

@@ -30,7 +30,10 @@ def _never() -> bool:
 
 
 def run_media_cleanup(
-    *, dry_run: bool, should_stop: Callable[[], bool] = _never
+    *,
+    dry_run: bool,
+    should_stop: Callable[[], bool] = _never,
+    progress: Callable[[MediaCleanupSummary], None] | None = None,
 ) -> RecordedRun[MediaCleanupSummary]:
     """Clean GENERATED_MEDIA_ROOT as configured, at the current time."""
     return _recorded(
@@ -45,6 +48,7 @@ def run_media_cleanup(
             dry_run=dry_run,
             should_stop=should_stop,
             protected=protected_paths(),
+            progress=progress,
         ),
     )
 
@@ -60,7 +64,10 @@ def protected_paths() -> list[tuple[str, str]]:
 
 
 def run_token_cleanup(
-    *, dry_run: bool, should_stop: Callable[[], bool] = _never
+    *,
+    dry_run: bool,
+    should_stop: Callable[[], bool] = _never,
+    progress: Callable[[TokenCleanupSummary], None] | None = None,
 ) -> RecordedRun[TokenCleanupSummary]:
     """Clean the token blacklist tables as configured, at the current time."""
     return _recorded(
@@ -76,6 +83,7 @@ def run_token_cleanup(
             # At the task's soft time limit: stop, keep the committed batches, report
             # a partial summary ("completed": false). The next run finishes the job.
             interrupted_by=(SoftTimeLimitExceeded,),
+            progress=progress,
         ),
     )
 

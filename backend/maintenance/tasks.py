@@ -1,7 +1,8 @@
 """Celery tasks: thin, explicitly named interfaces over the plain functions.
 
 Each task calls one run in `maintenance.runs` (which reads the settings and the clock)
-and returns that run's summary as a JSON-serializable dict.
+and returns that run's summary as a JSON-serializable dict. While it runs, it reports its
+counts so far as the PROGRESS state, about once a second (`maintenance.progress`).
 
 Delivery: both cleanups are idempotent (a second run, or a run after a crash, ends in
 the state of one clean run), so a message is acknowledged only after the task ends
@@ -16,6 +17,7 @@ from django.db import InterfaceError, OperationalError
 
 from config.logs import redact_exception
 from maintenance import runs
+from maintenance.progress import task_progress
 
 
 class RedactedTask(Task):
@@ -75,7 +77,7 @@ TOKENS_TIME_LIMIT_S = 30 * 60
 )
 def clean_generated_media(dry_run: bool = False) -> dict:
     """Delete generated media older than GENERATED_MEDIA_MAX_AGE_DAYS."""
-    return runs.run_media_cleanup(dry_run=dry_run).as_dict()
+    return runs.run_media_cleanup(dry_run=dry_run, progress=task_progress()).as_dict()
 
 
 @shared_task(
@@ -86,4 +88,4 @@ def clean_generated_media(dry_run: bool = False) -> dict:
 )
 def clean_blacklisted_tokens(dry_run: bool = False) -> dict:
     """Delete blacklist and outstanding rows of JWTs expired beyond the safety margin."""
-    return runs.run_token_cleanup(dry_run=dry_run).as_dict()
+    return runs.run_token_cleanup(dry_run=dry_run, progress=task_progress()).as_dict()

@@ -91,6 +91,7 @@ def delete_expired_tokens(
     dry_run: bool,
     should_stop: Callable[[], bool] = lambda: False,
     interrupted_by: tuple[type[BaseException], ...] = (),
+    progress: Callable[[TokenCleanupSummary], None] | None = None,
 ) -> TokenCleanupSummary:
     """Delete the blacklist and outstanding rows of tokens whose `exp` is before `now - margin`.
 
@@ -111,7 +112,8 @@ def delete_expired_tokens(
     early with `completed=False`, keeping every committed batch. An exception of a type in
     `interrupted_by` (Celery's `SoftTimeLimitExceeded`, raised asynchronously) ends the run
     the same way: the batch it lands in rolls back whole, the committed ones stay, and the
-    `*_deleted` counts cover exactly the committed batches.
+    `*_deleted` counts cover exactly the committed batches. `progress`, if given, is called
+    with the summary so far after each batch.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -161,6 +163,8 @@ def delete_expired_tokens(
             )
             break
         last_pk = rows[-1][0]
+        if progress is not None:
+            progress(summary)
     summary.duration_s = round(time.perf_counter() - started, 6)
     logger.info("clean_blacklisted_tokens summary: {}", summary.as_dict())
     return summary

@@ -88,7 +88,9 @@ def test_the_eager_result_of_a_retried_then_failed_task_carries_no_jwt(
     # autoretry hands it to Task.retry each time (eager retries run at once).
     retried = []
     monkeypatch.setattr(
-        runs, "run_token_cleanup", lambda dry_run: retried.append(1) or fail(OperationalError)
+        runs,
+        "run_token_cleanup",
+        lambda dry_run, progress: retried.append(1) or fail(OperationalError),
     )
 
     result = clean_blacklisted_tokens.apply()

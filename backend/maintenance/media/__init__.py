@@ -57,6 +57,7 @@ def delete_old_media(
     keep: Collection[str] = (".gitkeep",),
     protected: Collection[tuple[str, str]] = (),
     should_stop: Callable[[], bool] = lambda: False,
+    progress: Callable[[MediaCleanupSummary], None] | None = None,
 ) -> MediaCleanupSummary:
     """Delete regular files and symlinks under `root` whose age exceeds `max_age`.
 
@@ -75,7 +76,9 @@ def delete_old_media(
 
     `should_stop` is polled before each directory is walked and every STOP_POLL_ENTRIES
     (sweep.py) entries within one; once it returns True the run ends early with
-    `completed=False`: no directory is removed, nothing else is touched.
+    `completed=False`: no directory is removed, nothing else is touched. `progress`, if
+    given, is called with the summary so far after each directory, and every
+    PROGRESS_EVERY (sweep.py) entries inside a large one.
 
     A dangerous root (`protected`: more (what, path) pairs that must not be inside it), a
     root that cannot be opened or listed, or one swapped while it is opened raises
@@ -104,7 +107,7 @@ def delete_old_media(
     walk = Walk(root_fd, cleaned, budget=open_dirs_budget())
     walk.stack[0].entries = iter(entries)
     try:
-        Sweep(summary, _epoch_ns(now - max_age), keep, dry_run, should_stop).run(walk)
+        Sweep(summary, _epoch_ns(now - max_age), keep, dry_run, should_stop, progress).run(walk)
     finally:
         walk.close_all()
     return _finish(summary, started)

@@ -13,6 +13,7 @@ _GLOB_CHARS = frozenset("*?[")
 # Within one directory, `should_stop` is polled once per this many entries scanned (a
 # power of two: the test is a mask), so a large flat folder stops soon after it is asked.
 STOP_POLL_ENTRIES = 1024
+PROGRESS_EVERY = 4096  # entries between two calls of a progress callback inside one folder
 
 
 class Sweep:
@@ -25,9 +26,10 @@ class Sweep:
         keep: Collection[str],
         dry_run: bool,
         should_stop: Callable[[], bool],
+        progress: Callable[[object], None] | None = None,
     ) -> None:
         self.summary, self.cutoff_ns, self.dry_run = summary, cutoff_ns, dry_run
-        self.should_stop = should_stop
+        self.should_stop, self.progress = should_stop, progress
         self.keep_names = frozenset(p for p in keep if _GLOB_CHARS.isdisjoint(p))
         self.keep_globs = tuple(p for p in keep if not _GLOB_CHARS.isdisjoint(p))
 
@@ -39,6 +41,7 @@ class Sweep:
         """
         cutoff_ns, root_dev, dry_run = self.cutoff_ns, walk.root_dev, self.dry_run
         kept = self._kept if self.keep_globs else self.keep_names.__contains__
+        every = PROGRESS_EVERY if self.progress else -1  # one int compare per entry, either way
         if walk.probe is None:
             logger.warning(
                 "this system cannot tell mount points by mount id (no statx, no "
@@ -67,6 +70,11 @@ class Sweep:
                     remaining += 1
                     continue
                 scanned += 1
+                if scanned == every:  # fold the counts so far into the summary, report
+                    top.remaining += remaining
+                    self._count(scanned, deleted, freed)
+                    scanned, deleted, freed, remaining = 0, 0, 0, 0
+                    self.progress(self.summary)
                 kind = st.st_mode & _S_IFMT
                 if st.st_dev != root_dev:
                     self._skip_mount(walk.where(name))
@@ -102,6 +110,8 @@ class Sweep:
             else:
                 top.remaining += remaining
                 self._count(scanned, deleted, freed)
+                if self.progress is not None:
+                    self.progress(self.summary)
                 parent = walk.ascend(self._lost)
                 if parent is not None and not self._remove_dir(walk, parent, top):
                     parent.remaining += 1

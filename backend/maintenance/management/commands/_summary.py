@@ -1,4 +1,5 @@
-"""Shared shell for the cleanup commands: `--dry-run`, `--json`, one summary out.
+"""Shared shell for the cleanup commands: `--dry-run`, `--json`, one summary out, and a
+live progress line while it runs on a terminal.
 
 Exit status: 0 when the run finished and its history row was written (errors on single
 items are counted in the summary); 1 when the run failed (one line on stderr); 3 when it
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from maintenance.management.commands._signals import stop_on_signals
+from maintenance.progress import TerminalLine, Throttled
 
 NOT_RECORDED_EXIT = 3
 
@@ -21,7 +23,8 @@ NOT_RECORDED_EXIT = 3
 class CleanupCommand(BaseCommand):
     """A management command that runs one cleanup and prints its summary."""
 
-    run: Callable[..., object]  # set by subclasses: a function of `dry_run`, `should_stop`
+    # Set by subclasses: a function of `dry_run`, `should_stop` and `progress`.
+    run: Callable[..., object]
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -33,12 +36,23 @@ class CleanupCommand(BaseCommand):
 
     def handle(self, *args: object, dry_run: bool, json: bool, **options: object) -> None:
         task = self.__module__.rsplit(".", 1)[-1]
+        # A live progress line only for a person at a terminal: not into a pipe or a file,
+        # and not with --json (a program reads that). Written to the stream under Django's
+        # OutputWrapper, whose write() would end every redraw with a newline.
+        line = None if json or not self.stdout.isatty() else TerminalLine(self.stdout._out)
         with stop_on_signals() as stop:  # until the summary is out: a late signal is no traceback
             try:
-                summary = self.run(dry_run=dry_run, should_stop=stop.requested).as_dict()
+                summary = self.run(
+                    dry_run=dry_run,
+                    should_stop=stop.requested,
+                    progress=line and Throttled(line),
+                ).as_dict()
             except DatabaseError as error:  # one clear line and a non-zero exit, not a traceback
                 detail = " ".join(str(error).split()) or type(error).__name__
                 raise CommandError(f"{task} failed: database error: {detail}") from error
+            finally:
+                if line is not None:
+                    line.close()  # the line is cleared: only the summary stays on the screen
             if json:
                 self.stdout.write(jsonlib.dumps(summary, ensure_ascii=False))
             else:

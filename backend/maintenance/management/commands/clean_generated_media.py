@@ -8,10 +8,15 @@ from maintenance.media import MediaCleanupSummary, MediaRootError
 from maintenance.runs import run_media_cleanup
 
 
-def _run(*, dry_run: bool, should_stop: Callable[[], bool]) -> RecordedRun[MediaCleanupSummary]:
+def _run(
+    *,
+    dry_run: bool,
+    should_stop: Callable[[], bool],
+    progress: Callable[[MediaCleanupSummary], None] | None = None,
+) -> RecordedRun[MediaCleanupSummary]:
     """One run as configured; a root that cannot be cleaned at all is one clear error line."""
     try:
-        return run_media_cleanup(dry_run=dry_run, should_stop=should_stop)
+        return run_media_cleanup(dry_run=dry_run, should_stop=should_stop, progress=progress)
     except MediaRootError as error:
         raise CommandError(f"clean_generated_media failed: {error}") from error
 

@@ -89,16 +89,16 @@ def interrupt(stack: LiveStack, signum: int, command: str, ready: str, *args: st
         env=stack.env | {"LOG_LEVEL": "DEBUG", "DJANGO_SECRET_KEY": "interrupt-test-key"} | env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        bufsize=0,  # raw pipes: communicate() reads the fd, so nothing may wait in a buffer
     )
     seen = []
-    for line in process.stderr:  # only until the run is under way
+    for line in process.stderr:  # only until the run is under way; byte by byte, unbuffered
         seen.append(line)
-        if ready in line:
+        if ready.encode() in line:
             break
     process.send_signal(signum)
     stdout, rest = process.communicate(timeout=90)
-    return process.returncode, stdout, "".join(seen) + rest
+    return process.returncode, stdout.decode(), b"".join([*seen, rest]).decode()
 
 
 def the_one_line(stderr: str) -> list[str]:

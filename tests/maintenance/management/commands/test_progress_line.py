@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from tests.maintenance.management.commands.conftest import BACKEND
-
+BACKEND = Path(__file__).resolve().parents[4] / "backend"
 FILES = 5000  # over media.sweep.PROGRESS_EVERY (4096), so the walk reports once mid-folder
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 from celery import current_task
+from loguru import logger
 from tqdm import tqdm
 
 INTERVAL_S = 1.0
@@ -60,10 +61,24 @@ def task_progress() -> Throttled | None:
     if not task or task.request.called_directly or task.request.is_eager:
         return None
     started = {"pid": os.getpid(), "hostname": task.request.hostname}
+    broken: list[str] = []
 
     def report(counts: dict[str, Any]) -> None:
-        task.update_state(state=PROGRESS, meta={**started, **counts})
-        task.send_event("task-progress", progress=counts)
+        # Best effort: the cleanup matters more than its progress, so a result backend or
+        # broker that fails here stops the reports (one WARNING), never the run.
+        if broken:
+            return
+        try:
+            task.update_state(state=PROGRESS, meta={**started, **counts})
+            task.send_event("task-progress", progress=counts)
+        except Exception as exc:  # any backend or broker error
+            broken.append(type(exc).__name__)
+            logger.warning(
+                "{}: progress reports stop, the run goes on: {}: {}",
+                task.name,
+                type(exc).__name__,
+                " ".join(str(exc).split()),
+            )
 
     return Throttled(report)
 

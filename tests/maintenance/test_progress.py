@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loguru import logger
 
-from maintenance.media import delete_old_media, sweep
+from maintenance.media import MediaCleanupSummary, delete_old_media, sweep
 from maintenance.progress import TerminalLine, Throttled, deleted_of, task_progress
 from maintenance.tasks import clean_generated_media
 from maintenance.tokens import delete_expired_tokens
@@ -61,6 +62,45 @@ def test_terminal_line_shows_scanned_deleted_rate_elapsed_and_clears_itself() ->
 def test_no_task_progress_outside_a_worker(eager: None) -> None:
     assert task_progress() is None  # no task at all
     assert clean_generated_media.delay(dry_run=True).get()["dry_run"] is True  # eager: none
+
+
+def test_a_failing_progress_report_warns_once_and_never_stops_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A result backend down mid-run (the fault, injected) costs the reports, not the run."""
+    from celery.utils.threads import LocalStack
+
+    calls = []
+
+    def backend_down(**kwargs: object) -> None:
+        calls.append(kwargs)
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379.\nConnection refused.")
+
+    monkeypatch.setattr(clean_generated_media, "update_state", backend_down)
+    stack = LocalStack()
+    stack.push(clean_generated_media)
+    monkeypatch.setattr("celery._state._task_stack", stack)
+    clean_generated_media.push_request(called_directly=False, hostname="w1@host")
+    try:
+        progress = task_progress()
+        assert progress is not None
+        sink = []
+        handler = logger.add(sink.append, level="WARNING", format="{message}")
+        try:
+            for scanned in (1, 2):
+                progress.last = None  # no throttling: each call reports
+                progress(MediaCleanupSummary(root="/media", scanned=scanned))
+        finally:
+            logger.remove(handler)
+    finally:
+        clean_generated_media.pop_request()
+    assert len(calls) == 1  # the second report was not tried
+    assert calls[0]["state"] == "PROGRESS"
+    assert calls[0]["meta"]["scanned"] == 1
+    assert [line.rstrip("\n") for line in sink] == [
+        "clean_generated_media: progress reports stop, the run goes on: ConnectionError: "
+        "Error 111 connecting to 127.0.0.1:6379. Connection refused."
+    ]
 
 
 def old_and_young_files(root: Path, paths: list[str]) -> None:

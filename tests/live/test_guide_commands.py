@@ -113,14 +113,7 @@ def test_every_command_of_the_guides_runs_as_written(
         return live_processes.start(argv, env=env, log=tmp_path / log, cwd=cwd)
 
     def run(command: str) -> str:
-        done = subprocess.run(
-            ["bash", "-c", command],
-            cwd=REPO / "backend",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = _bash(command, env, timeout_s=120)
         output = done.stdout + done.stderr
         transcript.append(f"$ {command}\n{output}(exit status {done.returncode})\n")
         assert done.returncode == 0, transcript[-1]
@@ -173,17 +166,23 @@ def test_every_command_of_the_guides_runs_as_written(
 def _answer(command: str, env: dict[str, str]) -> str:
     """What a readiness check prints ("" when it hangs)."""
     try:
-        done = subprocess.run(
-            ["bash", "-c", command],
-            cwd=REPO / "backend",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = _bash(command, env, timeout_s=60)
     except subprocess.TimeoutExpired:
         return ""
     return done.stdout + done.stderr
+
+
+def _bash(command: str, env: dict[str, str], *, timeout_s: float) -> subprocess.CompletedProcess:
+    """Run one guide command in bash from backend/, as an operator types it there."""
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=REPO / "backend",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
 
 
 def _stop(processes: ProcessRegistry, leader: subprocess.Popen) -> None:

@@ -131,3 +131,20 @@ def manage_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         timeout=60,
     )
     return env
+
+
+@pytest.fixture
+def twenty_tokens() -> list[OutstandingToken]:
+    """A mixed table of twenty tokens (tests/maintenance/token_support.py, TWENTY)."""
+    from tests.maintenance.token_support import make_twenty
+
+    return make_twenty()
+
+
+@pytest.fixture
+def fake_root(fs: object) -> Path:
+    """The media root on a fake filesystem (pyfakefs): /srv/app/generated_media, empty."""
+    from tests.maintenance.fake_tree import ROOT
+
+    fs.create_dir(ROOT)
+    return ROOT

@@ -1,5 +1,6 @@
-"""Helpers shared by the media tests: one fixed clock, one run, its counts."""
+"""Helpers shared by the media tests: one run at the weekly fire time, its counts, its log."""
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,3 +31,26 @@ def numbers(**given: int | bool) -> dict:
         "scanned": 0, "deleted": 0, "bytes_freed": 0, "dirs_removed": 0, "skipped": 0,
         "errors": 0, "completed": True, "root_missing": False, **given,
     }  # fmt: skip
+
+
+def snapshot(top: Path) -> dict[str, tuple[int, int, int]]:
+    """Every entry under `top` (not following links): its mode, size and mtime."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            found[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return found
+
+
+def warnings(log: list[str]) -> list[str]:
+    return [line for line in log if line.startswith("WARNING")]
+
+
+def notices(log: list[str]) -> list[str]:
+    """WARNING and INFO lines but the summary: what an operator would read about items."""
+    return [
+        line
+        for line in log
+        if line.startswith(("WARNING", "INFO")) and "clean_generated_media summary" not in line
+    ]

@@ -3,15 +3,13 @@
 import os
 import socket
 import stat
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from maintenance.media import delete_old_media
 from tests.maintenance.media_support import (
     NOW,
-    WEEK,
     AgeEntry,
     MakeFile,
     clean,
@@ -21,7 +19,6 @@ from tests.maintenance.media_support import (
 
 OLD = timedelta(days=8)
 YOUNG = timedelta(days=1)
-CUTOFF_NS = 1_771_729_200 * 10**9  # 2026-02-22 03:00:00 UTC == NOW - WEEK
 
 
 @pytest.fixture
@@ -38,41 +35,6 @@ def snapshot(top: Path) -> dict[str, tuple[int, int, int]]:
             st = os.lstat(os.path.join(dirpath, name))
             found[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
     return found
-
-
-@pytest.mark.parametrize(
-    ("now", "cutoff_ns"),
-    [
-        (NOW, CUTOFF_NS),
-        (NOW.replace(microsecond=123_456), CUTOFF_NS + 123_456_000),
-        # A float holds this cutoff only to 256 ns: it would round 112 ns low, then up.
-        (NOW.replace(microsecond=6), CUTOFF_NS + 6_000),
-        (NOW.replace(microsecond=999_994), CUTOFF_NS + 999_994_000),
-    ],
-    ids=[
-        "whole-second-now",
-        "now-with-microseconds",
-        "float-would-round-down",
-        "float-would-round-up",
-    ],
-)
-def test_cutoff_is_compared_to_the_nanosecond(
-    media_root: Path, now: datetime, cutoff_ns: int
-) -> None:
-    assert datetime.fromtimestamp(CUTOFF_NS / 10**9, UTC) == NOW - WEEK
-    mtimes = {
-        "one-ns-older": cutoff_ns - 1,
-        "at-cutoff": cutoff_ns,
-        "one-ns-younger": cutoff_ns + 1,
-    }
-    for name, mtime_ns in mtimes.items():
-        (media_root / name).write_bytes(b"x")
-        os.utime(media_root / name, ns=(mtime_ns, mtime_ns))
-
-    summary = delete_old_media(root=media_root, now=now, max_age=WEEK, dry_run=False)
-
-    assert sorted(os.listdir(media_root)) == ["at-cutoff", "one-ns-younger"]
-    assert counts(summary) == numbers(scanned=3, deleted=1, bytes_freed=1)
 
 
 def test_links_out_of_the_root_are_removed_by_their_own_age_and_targets_untouched(

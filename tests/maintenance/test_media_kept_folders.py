@@ -1,0 +1,206 @@
+"""delete_old_media keeps an old folder that keeps anything, and quietly."""
+
+import errno
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from maintenance import media
+from tests.clock import MEDIA_NOW as NOW
+from tests.clock import OLD, YOUNG
+from tests.maintenance.media_support import (
+    AgeEntry,
+    MakeFile,
+    clean,
+    notices,
+)
+
+# Each case puts one entry that must stay into an old folder, alone or beside a FIFO (a
+# second entry that stays for another reason), and returns the notices that entry causes.
+# The folder must stay without a word of its own: it is not even tried, so there is no
+# "keeping ...: new entries appeared" line reporting a race that never happened.
+
+CHILD = os.fsdecode(b"old-\xff")  # an undecodable name: logged with escapes
+SHOWN = "old-\\xff"
+EIO = os.strerror(errno.EIO)
+
+
+def _fail(
+    monkeypatch: pytest.MonkeyPatch, call: str, name: str, then: Callable | None = None
+) -> None:
+    """Make `os.<call>(name, ...)` fail with EIO, or run `then()` before the real call."""
+    real = getattr(media.os, call)
+
+    def fake(path: object, *args: object, **kwargs: object) -> object:
+        if path == name:
+            if then is None:
+                raise OSError(errno.EIO, EIO)
+            then()
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(media.os, call, fake)
+
+
+def _entry_stat(monkeypatch: pytest.MonkeyPatch, name: str, stat: Callable) -> None:
+    """List the entry `name` with `stat(real_entry)` as what its stat() gives."""
+    real_scandir = media.os.scandir
+
+    class Entry:
+        def __init__(self, real: os.DirEntry) -> None:
+            self.name, self.real = real.name, real
+
+        def stat(self, *, follow_symlinks: bool) -> os.stat_result:
+            return stat(self.real)
+
+    monkeypatch.setattr(
+        media.os,
+        "scandir",
+        lambda fd: [Entry(e) if e.name == name else e for e in real_scandir(fd)],
+    )
+
+
+def _young_file(p, mp, make):
+    make(p / "young.png", age=YOUNG)
+    return []
+
+
+def _kept_name(p, mp, make):
+    make(p / ".gitkeep", age=OLD)
+    return []
+
+
+def _special_file(p, mp, make):
+    os.mkfifo(p / "fifo")
+    return [f"INFO skipping {p}/fifo: not a regular file, symlink or directory"]
+
+
+def _unstatable_file(p, mp, make):
+    make(p / "eio.png", age=OLD)
+
+    def fail(entry: os.DirEntry) -> os.stat_result:
+        raise OSError(errno.EIO, EIO)
+
+    _entry_stat(mp, "eio.png", fail)
+    return [f"WARNING cannot stat {p}/eio.png: {EIO}"]
+
+
+def _undeletable_file(p, mp, make):
+    make(p / "stuck.png", age=OLD)
+    _fail(mp, "unlink", "stuck.png")
+    return [f"WARNING cannot delete {p}/stuck.png: {EIO}"]
+
+
+def _mount_point(p, mp, make):
+    (p / "mnt").mkdir()
+
+    def on_another_device(entry: os.DirEntry) -> os.stat_result:
+        fields = list(entry.stat(follow_symlinks=False))
+        fields[2] += 1  # st_dev
+        return os.stat_result(fields)
+
+    _entry_stat(mp, "mnt", on_another_device)
+    return [f"WARNING skipping {p}/mnt: another filesystem is mounted there"]
+
+
+def _old_child(p, make, *, holding: bool = False) -> Path:
+    child = p / CHILD
+    child.mkdir()
+    if holding:
+        make(child / "young.png", age=YOUNG)
+    os.utime(child, ((NOW - OLD).timestamp(),) * 2)
+    return child
+
+
+def _unopenable_dir(p, mp, make):
+    _old_child(p, make)
+    _fail(mp, "open", CHILD)
+    return [f"WARNING cannot open {p}/{SHOWN}: {EIO}"]
+
+
+def _unlistable_dir(p, mp, make):
+    inode = _old_child(p, make).stat().st_ino
+    real_scandir = media.os.scandir
+
+    def scandir(fd: int) -> object:
+        if os.fstat(fd).st_ino == inode:
+            raise OSError(errno.EIO, EIO)
+        return real_scandir(fd)
+
+    mp.setattr(media.os, "scandir", scandir)
+    return [f"WARNING cannot list {p}/{SHOWN}: {EIO}"]
+
+
+def _swapped_dir(p, mp, make):
+    child = _old_child(p, make)
+
+    def swap() -> None:
+        child.rename(p / "moved-away")
+        child.mkdir()
+
+    _fail(mp, "open", CHILD, then=swap)
+    return [f"WARNING skipping {p}/{SHOWN}: replaced by something else during the run"]
+
+
+def _dir_holding_a_young_file(p, mp, make):
+    _old_child(p, make, holding=True)
+    return []
+
+
+def _dir_that_cannot_be_removed(p, mp, make):
+    _old_child(p, make)
+    _fail(mp, "rmdir", CHILD)
+    return [f"WARNING cannot remove directory {p}/{SHOWN}: {EIO}"]
+
+
+def _dir_written_into(p, mp, make):
+    child = _old_child(p, make)
+    _fail(mp, "rmdir", CHILD, then=lambda: (child / "new.png").write_bytes(b"fresh"))
+    return [f"INFO keeping {p}/{SHOWN}: new entries appeared in it during the run"]
+
+
+STAYING = [
+    _young_file,
+    _kept_name,
+    _special_file,
+    _unstatable_file,
+    _undeletable_file,
+    _mount_point,
+    _unopenable_dir,
+    _unlistable_dir,
+    _swapped_dir,
+    _dir_holding_a_young_file,
+    _dir_that_cannot_be_removed,
+    _dir_written_into,
+]
+
+
+@pytest.mark.parametrize("company", ["alone", "beside-a-fifo"])
+@pytest.mark.parametrize("stays", STAYING, ids=lambda case: case.__name__.strip("_"))
+def test_old_folder_with_an_entry_that_stays_is_kept_and_not_even_tried(
+    media_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    media_log: list[str],
+    stays: Callable,
+    company: str,
+) -> None:
+    folder = media_root / "old-folder"
+    folder.mkdir()
+    expected = stays(folder, monkeypatch, make_media_file)
+    if company == "beside-a-fifo":
+        os.mkfifo(folder / "pipe")
+        expected.append(f"INFO skipping {folder}/pipe: not a regular file, symlink or directory")
+    age_entry(folder, OLD)
+
+    summary = clean(media_root)
+
+    assert folder.is_dir()
+    assert sorted(notices(media_log)) == sorted(expected)
+    assert (summary.dirs_removed, summary.errors, summary.skipped) == (
+        0,
+        sum(line.startswith("WARNING cannot") for line in expected),
+        sum(" skipping " in line for line in expected),
+    )

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
+    "health_check",  # its view's HTML page (config/urls.py, /health/)
     "maintenance",
 ]
 

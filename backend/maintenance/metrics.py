@@ -20,7 +20,8 @@ from prometheus_client.core import (
 )
 
 from maintenance.figures import RunFigures, figures_of
-from maintenance.health import OK, HealthReport, last_successes, maintenance_health
+from maintenance.health import last_successes, maintenance_health
+from maintenance.health_report import OK, HealthReport
 from maintenance.models import MaintenanceRun, PrunedRuns
 
 BASELINE_RUNS = 10  # earlier successful runs whose median duration is the baseline

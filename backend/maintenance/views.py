@@ -1,5 +1,7 @@
-"""HTTP endpoints for monitoring: the health check (uptime monitors, Kubernetes probes) and
-Prometheus metrics."""
+"""HTTP endpoints for monitoring: the maintenance health report and Prometheus metrics.
+
+The probe URL, /health/, is django-health-check's view (config/urls.py) over the same rule.
+"""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -8,19 +10,18 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from config.celery import app
-from maintenance.health import maintenance_health
+from maintenance.health_checks import current_report
 from maintenance.metrics import RunHistoryCollector, registry_for
 
 
 @never_cache
 @require_GET
 def maintenance_health_view(request: HttpRequest) -> JsonResponse:
-    """200 when every beat task succeeded recently enough or is pending (never due yet since
-    the system started); 503 when any is stale, or misconfigured (with the reason).
+    """The report of every beat entry: 200 when each is OK or pending, 503 otherwise.
 
     No authentication, like any probe endpoint: it tells only task names and times.
     """
-    report = maintenance_health(now=timezone.now(), beat_schedule=app.conf.beat_schedule)
+    report = current_report()
     return JsonResponse(report.as_dict(), status=200 if report.healthy else 503)
 
 

@@ -1,19 +1,14 @@
-"""Health: last success per beat task, next due time, and OK/STALE at literal datetimes."""
+"""Health: last success per beat entry, next due time, and OK/STALE at literal datetimes."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from celery.schedules import crontab, schedule
+from celery.schedules import crontab
 from django.utils import timezone
 from freezegun import freeze_time
 
 from config.celery import app
-from maintenance.health import (
-    describe_schedule,
-    maintenance_health,
-    next_fire_times,
-    period_of,
-)
+from maintenance.health import maintenance_health
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
 from tests.factories import record_success
 
@@ -139,105 +134,7 @@ def test_the_threshold_follows_the_beat_entry_not_a_constant() -> None:
     assert fresh.tasks[0].max_age == timedelta(hours=6, minutes=15)
 
 
-# --- the schedule arithmetic ------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("entry_schedule", "after", "expected"),
-    [
-        (
-            WEEKLY,
-            datetime(2026, 3, 1, 2, 59, 59, tzinfo=UTC),
-            [datetime(2026, 3, d, 3, 0, tzinfo=UTC) for d in (1, 8, 15)],
-        ),
-        (
-            WEEKLY,
-            datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC),
-            [datetime(2026, 3, d, 3, 0, tzinfo=UTC) for d in (8, 15, 22)],
-        ),
-        (
-            DAILY,
-            datetime(2026, 2, 27, 1, 59, 59, tzinfo=UTC),
-            [
-                datetime(2026, 2, 27, 2, 0, tzinfo=UTC),
-                datetime(2026, 2, 28, 2, 0, tzinfo=UTC),
-                datetime(2026, 3, 1, 2, 0, tzinfo=UTC),
-            ],
-        ),
-        (
-            DAILY,
-            datetime(2026, 2, 27, 2, 0, 0, tzinfo=UTC),
-            [
-                datetime(2026, 2, 28, 2, 0, tzinfo=UTC),
-                datetime(2026, 3, 1, 2, 0, tzinfo=UTC),
-                datetime(2026, 3, 2, 2, 0, tzinfo=UTC),
-            ],
-        ),
-        (
-            schedule(timedelta(hours=5)),
-            datetime(2026, 3, 1, 0, 0, 0, tzinfo=UTC),
-            [datetime(2026, 3, 1, h, 0, tzinfo=UTC) for h in (5, 10, 15)],
-        ),
-    ],
-    ids=[
-        "weekly-1s-before",
-        "weekly-at-fire-time",
-        "daily-1s-before-across-february",
-        "daily-at-fire-time",
-        "interval",
-    ],
-)
-def test_next_fire_times_are_strictly_after_the_reference(
-    entry_schedule: schedule, after: datetime, expected: list[datetime]
-) -> None:
-    assert next_fire_times(entry_schedule, after=after, count=3) == expected
-
-
-@pytest.mark.parametrize(
-    ("entry_schedule", "period"),
-    [
-        (WEEKLY, timedelta(days=7)),
-        (DAILY, timedelta(days=1)),
-        (crontab(minute="*/15"), timedelta(minutes=15)),
-    ],
-    ids=["weekly", "daily", "every-15-min"],
-)
-def test_period_is_the_gap_between_fire_times(entry_schedule: crontab, period: timedelta) -> None:
-    assert period_of(entry_schedule, at=NOW) == period
-
-
-@pytest.mark.parametrize(
-    ("entry_schedule", "words"),
-    [
-        (WEEKLY, "every Sunday at 03:00 UTC (cron: 0 3 * * 0)"),
-        (DAILY, "every day at 02:00 UTC (cron: 0 2 * * *)"),
-        (
-            crontab(minute=30, hour="1,13", day_of_week="mon,fri"),
-            "every Monday and Friday at 01:30, 13:30 UTC (cron: 30 1,13 * * 1,5)",
-        ),
-        (
-            crontab(minute="*/15"),
-            "every hour at minute 00, 15, 30, 45 UTC (cron: 0,15,30,45 * * * *)",
-        ),
-        (
-            crontab(minute=0, hour=4, day_of_month=1, month_of_year="1,7"),
-            "on day 1 of the month in January and July at 04:00 UTC (cron: 0 4 1 1,7 *)",
-        ),
-    ],
-    ids=["weekly", "daily", "weekdays-two-times", "every-15-min", "twice-a-year"],
-)
-def test_schedule_in_words(entry_schedule: crontab, words: str) -> None:
-    assert describe_schedule(entry_schedule) == words
-
-
-# --- entries given as Celery also accepts them: seconds, a timedelta, another schedule ----
-
-
-class _EveryOtherRun(schedule):
-    """A schedule class of the operator's own: its fire times are not computable here."""
-
-    def __repr__(self) -> str:
-        return "<every other run>"
+# --- entries given as Celery also accepts them: seconds or a timedelta ----------------
 
 
 @pytest.mark.django_db
@@ -259,28 +156,3 @@ def test_an_entry_in_seconds_or_as_a_timedelta_is_judged_like_the_interval_it_me
     assert fresh.tasks[0].max_age == timedelta(hours=6, minutes=15)
     assert fresh.tasks[0].next_due == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert beat_schedule["x"]["schedule"] == every_15_min  # the entry is read, not rewritten
-
-
-@pytest.mark.parametrize(
-    ("entry_schedule", "words"),
-    [
-        (schedule(timedelta(hours=5)), "every 5:00:00"),
-        (3600, "every 1:00:00"),
-        (timedelta(days=1, minutes=30), "every 1 day, 0:30:00"),
-        (_EveryOtherRun(timedelta(hours=1)), "<every other run>"),
-    ],
-    ids=["interval", "seconds", "timedelta", "own-schedule-class"],
-)
-def test_a_schedule_that_is_no_crontab_is_described_as_its_interval_or_repr(
-    entry_schedule: schedule | float | timedelta, words: str
-) -> None:
-    assert describe_schedule(entry_schedule) == words
-
-
-def test_fire_times_of_a_schedule_class_of_unknown_arithmetic_are_refused_by_name() -> None:
-    with pytest.raises(TypeError, match=r"^cannot compute fire times of <every other run>$"):
-        next_fire_times(_EveryOtherRun(timedelta(hours=1)), after=NOW, count=1)
-    # The interval it derives from still works: only the unknown subclass is refused.
-    assert next_fire_times(schedule(timedelta(hours=1)), after=NOW, count=1) == [
-        datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
-    ]

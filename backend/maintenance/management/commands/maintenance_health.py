@@ -3,23 +3,9 @@
 import json as jsonlib
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
-from config.celery import app
-from maintenance.health import (
-    MISCONFIGURED,
-    PENDING,
-    STALE,
-    HealthReport,
-    TaskHealth,
-    maintenance_health,
-)
-
-
-def _label(task: TaskHealth, report: HealthReport) -> str:
-    """The task's name, or its beat entry's when the task has several (one per web host)."""
-    shared = sum(other.task == task.task for other in report.tasks) > 1
-    return task.entry if shared else task.task
+from maintenance.health_checks import current_report
+from maintenance.health_report import MISCONFIGURED, PENDING, STALE
 
 
 class Command(BaseCommand):
@@ -32,13 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: object, json: bool, **options: object) -> None:
-        report = maintenance_health(now=timezone.now(), beat_schedule=app.conf.beat_schedule)
+        report = current_report()
         if json:
             self.stdout.write(jsonlib.dumps(report.as_dict()))
         else:
             rows = [("task", "last success", "next due", "status")] + [
                 (
-                    _label(task, report),
+                    report.label(task),
                     task.last_success.isoformat() if task.last_success else "never",
                     task.next_due.isoformat(),
                     task.status,
@@ -52,13 +38,13 @@ class Command(BaseCommand):
                 )
             for task in report.tasks:
                 if task.status == PENDING:
-                    self.stdout.write(f"{_label(task, report)}: {task.reason}")
+                    self.stdout.write(f"{report.label(task)}: {task.reason}")
         if not report.healthy:
             wrong = [t for t in report.tasks if t.status == MISCONFIGURED]
             if wrong:
-                reasons = "; ".join(f"{_label(t, report)}: {t.reason}" for t in wrong)
+                reasons = "; ".join(f"{report.label(t)}: {t.reason}" for t in wrong)
                 raise CommandError(
                     f"periodic maintenance is misconfigured: {reasons}", returncode=1
                 )
-            stale = ", ".join(_label(task, report) for task in report.tasks if task.status == STALE)
+            stale = ", ".join(report.label(task) for task in report.tasks if task.status == STALE)
             raise CommandError(f"periodic maintenance is stale: {stale}", returncode=1)

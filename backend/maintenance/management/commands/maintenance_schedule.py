@@ -1,4 +1,4 @@
-"""`manage.py maintenance_schedule`: every beat entry with its next three fire times."""
+"""`manage.py maintenance_schedule`: every beat entry in words, with its next three fire times."""
 
 import json as jsonlib
 from datetime import datetime, timedelta
@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from config.celery import app
-from maintenance.health import describe_schedule, next_fire_times
+from maintenance.schedule_words import LANGUAGES, describe_schedule
+from maintenance.schedules import next_fire_times
 
 FIRES_SHOWN = 3
 
@@ -26,8 +27,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print one JSON list.")
+        parser.add_argument(
+            "--language", choices=sorted(LANGUAGES), default="en", help="Of the schedule's words."
+        )
 
-    def handle(self, *args: object, json: bool, **options: object) -> None:
+    def handle(self, *args: object, json: bool, language: str, **options: object) -> None:
         now = timezone.now()
         entries = []
         for name, entry in app.conf.beat_schedule.items():
@@ -36,7 +40,7 @@ class Command(BaseCommand):
                 {
                     "entry": name,
                     "task": entry["task"],
-                    "schedule": describe_schedule(entry["schedule"]),
+                    "schedule": describe_schedule(entry["schedule"], language),
                     "expires": expires.isoformat() if isinstance(expires, datetime) else expires,
                     "expires_text": _expires_in_words(expires),
                     "next": [

@@ -48,7 +48,7 @@ def test_json_lists_every_entry_with_its_next_three_fire_times(
         {
             "entry": "clean-generated-media-weekly",
             "task": "clean_generated_media",
-            "schedule": "every Sunday at 03:00 UTC (cron: 0 3 * * 0)",
+            "schedule": "At 03:00, only on Sunday (UTC, cron: 0 3 * * 0)",
             "expires": 21600,
             "expires_text": "21600 s (6:00:00 after the fire time)",
             "next": media_fires,
@@ -56,7 +56,7 @@ def test_json_lists_every_entry_with_its_next_three_fire_times(
         {
             "entry": "clean-blacklisted-tokens-daily",
             "task": "clean_blacklisted_tokens",
-            "schedule": "every day at 02:00 UTC (cron: 0 2 * * *)",
+            "schedule": "At 02:00 (UTC, cron: 0 2 * * *)",
             "expires": 21600,
             "expires_text": "21600 s (6:00:00 after the fire time)",
             "next": token_fires,
@@ -69,17 +69,26 @@ def test_text_listing_reads_as_words() -> None:
     assert _listing(datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)).splitlines() == [
         "clean-generated-media-weekly",
         "  task      clean_generated_media",
-        "  schedule  every Sunday at 03:00 UTC (cron: 0 3 * * 0)",
+        "  schedule  At 03:00, only on Sunday (UTC, cron: 0 3 * * 0)",
         "  expires   21600 s (6:00:00 after the fire time)",
         "  next      2026-03-08T03:00:00+00:00, 2026-03-15T03:00:00+00:00, "
         "2026-03-22T03:00:00+00:00",
         "clean-blacklisted-tokens-daily",
         "  task      clean_blacklisted_tokens",
-        "  schedule  every day at 02:00 UTC (cron: 0 2 * * *)",
+        "  schedule  At 02:00 (UTC, cron: 0 2 * * *)",
         "  expires   21600 s (6:00:00 after the fire time)",
         "  next      2026-03-02T02:00:00+00:00, 2026-03-03T02:00:00+00:00, "
         "2026-03-04T02:00:00+00:00",
     ]
+
+
+def test_the_schedule_reads_in_russian_too() -> None:
+    listing = _listing(datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC), "--language", "ru")
+    assert [line for line in listing.splitlines() if "schedule" in line] == [
+        "  schedule  В 03:00, только в воскресенье (UTC, cron: 0 3 * * 0)",
+        "  schedule  В 02:00 (UTC, cron: 0 2 * * *)",
+    ]
+    assert "  next      2026-03-08T03:00:00+00:00, " in listing  # the rest is unchanged
 
 
 def test_an_added_entry_without_expiry_or_with_a_fixed_one_is_listed_in_words() -> None:
@@ -101,7 +110,7 @@ def test_an_added_entry_without_expiry_or_with_a_fixed_one_is_listed_in_words() 
         {
             "entry": "hourly-no-expiry",
             "task": "clean_generated_media",
-            "schedule": "every 1:00:00",
+            "schedule": "every 3600 s",
             "expires": None,
             "expires_text": "never",
             "next": [
@@ -113,7 +122,7 @@ def test_an_added_entry_without_expiry_or_with_a_fixed_one_is_listed_in_words() 
         {
             "entry": "every-minute-until",
             "task": "clean_blacklisted_tokens",
-            "schedule": "every minute UTC (cron: * * * * *)",
+            "schedule": "Every minute (UTC, cron: * * * * *)",
             "expires": "2026-03-02T00:00:00+00:00",
             "expires_text": "2026-03-02T00:00:00+00:00",
             "next": [

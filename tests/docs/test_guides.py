@@ -51,7 +51,8 @@ def test_the_guide_states_the_numbers_the_code_uses(guide: Path) -> None:
     assert f"backend.log.{RETENTION_FILES}`" in text
     assert "`MAINTENANCE_HISTORY_DAYS` (" in text
     assert """celery -A config call clean_generated_media --kwargs '{"dry_run": true}'""" in text
-    assert "every Sunday at 03:00 UTC (cron: 0 3 * * 0)" in text
+    words = {ENGLISH: "At 03:00, only on Sunday", RUSSIAN: "В 03:00, только в воскресенье"}
+    assert f"{words[guide]} (UTC, cron: 0 3 * * 0)" in text
 
 
 def _procfile_block(text: str) -> list[str]:

@@ -35,8 +35,8 @@ def _file_aged(root: Path, name: str, age_s: float) -> Path:
 def test_media_task_returns_its_summary_and_the_frozen_clock_sets_the_cutoff(
     media_root: Path,
 ) -> None:
-    old = _file_aged(media_root, "old.png", 7 * DAY + 1)
-    young = _file_aged(media_root, "young.png", 7 * DAY)
+    old = _file_aged(media_root, "old.png", 8 * DAY)  # the edge: test_media_cutoff.py
+    young = _file_aged(media_root, "young.png", 1 * DAY)
     with freeze_time(NOW):
         summary = clean_generated_media.delay().get()
     assert not old.exists()

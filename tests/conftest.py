@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 from hypothesis import settings
+from loguru import logger
 from xdist.scheduler import LoadScopeScheduling
 
 from config.celery import app
@@ -32,6 +33,21 @@ def pytest_report_header() -> str:
         f"hypothesis profile: {os.environ.get('HYPOTHESIS_PROFILE', 'dev')} "
         f"(max_examples={active.max_examples}, derandomize={active.derandomize})"
     )
+
+
+@pytest.fixture
+def caplog(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """pytest's caplog, fed by loguru: the bridge from loguru's documentation
+    ("Replacing caplog fixture from pytest library")."""
+    handler_id = logger.add(
+        caplog.handler,
+        format="{message}",
+        level=0,
+        filter=lambda record: record["level"].no >= caplog.handler.level,
+        enqueue=False,  # Set to 'True' if your test is spawning child processes.
+    )
+    yield caplog
+    logger.remove(handler_id)
 
 
 @pytest.fixture

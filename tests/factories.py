@@ -1,9 +1,11 @@
-"""Model factories: users, and simplejwt's OutstandingToken and BlacklistedToken.
+"""Model factories: users, simplejwt's tokens (one factory), and run-history rows.
 
-By default a token row carries a real refresh JWT signed by simplejwt with the project's
-key, and its `expires_at` is exactly the JWT's `exp`, as simplejwt itself writes it.
-Pass `exp=<aware datetime>` to choose when it expires; pass `token=` and `expires_at=`
-to build the rows simplejwt never writes (foreign keys, bad text, columns that disagree).
+A token row carries a real refresh JWT signed by simplejwt with the project's key, and
+its `expires_at` is exactly the JWT's `exp`, as simplejwt's login writes it
+(tests/maintenance/test_tokens.py compares the two). Pass `exp=<aware datetime>` to
+choose when it expires, `blacklisted=True` for its BlacklistedToken row too, and
+`token=` or `expires_at=` for the rows simplejwt never writes (bad text, columns that
+disagree). `OutstandingTokenFactory.using(alias)` writes to another database.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -51,6 +53,7 @@ class UserFactory(DjangoModelFactory):
 class OutstandingTokenFactory(DjangoModelFactory):
     class Meta:
         model = OutstandingToken
+        skip_postgeneration_save = True
 
     class Params:
         exp = DEFAULT_EXP
@@ -67,12 +70,17 @@ class OutstandingTokenFactory(DjangoModelFactory):
     )
     expires_at = factory.LazyAttribute(lambda row: whole_seconds(row.exp))
 
+    @factory.post_generation
+    def blacklisted(row: OutstandingToken, create: bool, extracted: bool, **kwargs: object) -> None:
+        """`blacklisted=True`: its BlacklistedToken row too, in the row's own database."""
+        if create and extracted:
+            BlacklistedToken.objects.using(row._state.db).create(token=row)
 
-class BlacklistedTokenFactory(DjangoModelFactory):
-    class Meta:
-        model = BlacklistedToken
-
-    token = factory.SubFactory(OutstandingTokenFactory)
+    @classmethod
+    def using(cls, alias: str) -> type["OutstandingTokenFactory"]:
+        """This factory writing to the database behind `alias` (a live stack's)."""
+        meta = type("Meta", (), {"database": alias})
+        return type(f"OutstandingTokenFactory_{alias}", (cls,), {"Meta": meta})
 
 
 def record_success(task: str, finished_at: datetime, **fields: object) -> MaintenanceRun:

@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -10,10 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client(settings: Settings) -> APIClient:
-    # The token flow is the subject here, not PBKDF2's cost (about 1 s per hash of its
-    # million rounds, at create_user and at login): a fast hasher, still checked at login.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def client() -> APIClient:
     get_user_model().objects.create_user(username="ada", password="correct horse")
     return APIClient()
 

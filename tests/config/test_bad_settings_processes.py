@@ -28,9 +28,9 @@ PLANT = """
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from datetime import UTC, datetime
-from tests.factories import BlacklistedTokenFactory, OutstandingTokenFactory, record_success
+from tests.factories import OutstandingTokenFactory, record_success
 long_ago = datetime(2020, 1, 1, tzinfo=UTC)
-BlacklistedTokenFactory(token__exp=long_ago)
+OutstandingTokenFactory(exp=long_ago, blacklisted=True)
 OutstandingTokenFactory(exp=long_ago)
 record_success("clean_generated_media", long_ago)
 """

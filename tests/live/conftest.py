@@ -16,7 +16,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -26,8 +26,8 @@ import redis
 from celery.contrib.pytest import celery_app, celery_worker  # classic, not pytest-celery's
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
 
+from tests.factories import OutstandingTokenFactory
 from tests.live.servers import (
     LIVE_AMQP_URL,
     LIVE_POSTGRES_URL,
@@ -279,16 +279,4 @@ def file_with_mtime(root: Path, name: str, mtime: datetime) -> Path:
 def mint_refresh_token(alias: str, *, exp: datetime, blacklisted: bool) -> OutstandingToken:
     """A refresh token signed by simplejwt, recorded in the database behind `alias`."""
     user, _ = get_user_model().objects.using(alias).get_or_create(username="live-user")
-    token = RefreshToken()
-    token["user_id"] = str(user.pk)
-    token.set_exp(from_time=exp - timedelta(days=1), lifetime=timedelta(days=1))
-    outstanding = OutstandingToken.objects.using(alias).create(
-        user=user,
-        jti=token["jti"],
-        token=str(token),
-        created_at=exp - timedelta(days=1),
-        expires_at=exp,
-    )
-    if blacklisted:
-        BlacklistedToken.objects.using(alias).create(token=outstanding)
-    return outstanding
+    return OutstandingTokenFactory.using(alias)(user=user, exp=exp, blacklisted=blacklisted)

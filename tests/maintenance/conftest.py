@@ -1,6 +1,5 @@
 """Fixtures for the maintenance app's tests."""
 
-import itertools
 import os
 import subprocess
 import sys
@@ -9,36 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from freezegun import freeze_time
 from loguru import logger
-from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from config import logs
-
-
-@pytest.fixture
-def mint_refresh_token(django_user_model: type) -> Callable[..., OutstandingToken]:
-    """Issue a refresh token through simplejwt itself, as the login endpoint would.
-
-    `mint_refresh_token(exp=<aware datetime>, blacklisted=True)` freezes the clock at
-    `exp - REFRESH_TOKEN_LIFETIME`, calls `RefreshToken.for_user` (which writes the
-    OutstandingToken row) and, if asked, `.blacklist()` (the BlacklistedToken row).
-    """
-    serial = itertools.count()
-
-    def mint(*, exp: datetime, blacklisted: bool = False, user: object = None) -> OutstandingToken:
-        if user is None:
-            user = django_user_model.objects.create_user(f"minted{next(serial)}")  # no hashing
-        with freeze_time(exp - api_settings.REFRESH_TOKEN_LIFETIME):
-            refresh = RefreshToken.for_user(user)
-            if blacklisted:
-                refresh.blacklist()
-        return OutstandingToken.objects.get(jti=refresh[api_settings.JTI_CLAIM])
-
-    return mint
-
 
 # The media tests' clock: a Sunday at the weekly fire time (03:00 UTC).
 MEDIA_NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)
@@ -82,34 +55,13 @@ def make_media_file(age_entry: Callable[[Path, timedelta], Path]) -> Callable[..
 
 
 @pytest.fixture
-def media_log() -> Iterator[list[str]]:
-    """Capture loguru lines as "LEVEL message" strings, from a sink added inside the test.
+def unredacted() -> Iterator[None]:
+    """Switch off the JWT-redacting patcher of config.logs, so the logs are as written.
 
-    A sink added before pyfakefs starts would keep its real file handle; this one is a
-    plain list, added after every other fixture has started.
+    The patcher is a safety net; the tokens module must not need it.
     """
-    lines: list[str] = []
-    sink_id = logger.add(
-        lambda message: lines.append(message.rstrip("\n")),
-        level="DEBUG",
-        format="{level} {message}",
-    )
-    yield lines
-    logger.remove(sink_id)
-
-
-@pytest.fixture
-def raw_log() -> Iterator[list[str]]:
-    """Every loguru line, with the JWT-redacting patcher switched off.
-
-    config.logs redacts JWT-shaped text as a safety net; the tokens module must not
-    need it, so this capture sees exactly what the module wrote.
-    """
-    lines: list[str] = []
     logger.configure(patcher=lambda record: None)
-    sink = logger.add(lines.append, level="DEBUG", format="{level}|{message}|{extra}|{exception}")
-    yield lines
-    logger.remove(sink)
+    yield
     logger.configure(patcher=logs._redact_record)
 
 

@@ -15,18 +15,6 @@ STARTED = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def superuser(django_user_model: type) -> object:
-    """A superuser without a password: no slow hashing (pytest-django's admin_user hashes one)."""
-    return django_user_model.objects.create_superuser("root", email=None, password=None)
-
-
-@pytest.fixture
-def admin_client(client: Client, superuser: object) -> Client:
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def run() -> MaintenanceRun:
     return record_run(
         task="clean_generated_media",
@@ -38,10 +26,12 @@ def run() -> MaintenanceRun:
     )
 
 
-def test_model_admin_grants_no_add_change_or_delete(superuser: object, run: MaintenanceRun) -> None:
+def test_model_admin_grants_no_add_change_or_delete(
+    admin_user: object, run: MaintenanceRun
+) -> None:
     model_admin = admin.site._registry[MaintenanceRun]
     request = RequestFactory().get("/admin/")
-    request.user = superuser
+    request.user = admin_user
     assert model_admin.has_view_permission(request, run)
     assert not model_admin.has_add_permission(request)
     assert not model_admin.has_change_permission(request, run)

@@ -61,12 +61,6 @@ def marks(svg: ET.Element, panel: int = 0) -> list[ET.Element]:
 
 
 @pytest.fixture
-def admin_client(client: Client, django_user_model: type) -> Client:
-    client.force_login(django_user_model.objects.create_superuser("root", password=None))
-    return client
-
-
-@pytest.fixture
 def runs() -> dict[str, MaintenanceRun]:
     now = timezone.now()
     return {

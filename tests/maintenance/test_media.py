@@ -23,7 +23,7 @@ from tests.maintenance.fake_tree import (
     expected,
     tree,
 )
-from tests.maintenance.media_support import AgeEntry, MakeFile
+from tests.maintenance.media_support import AgeEntry, MakeFile, logged
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_other_kinds_are_skipped_counted_and_never_opened(
     fs: FakeFilesystem,
     fake_root: Path,
     age_entry: AgeEntry,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
     kind: int,
 ) -> None:
@@ -54,7 +54,7 @@ def test_other_kinds_are_skipped_counted_and_never_opened(
     assert stat.S_IFMT(os.lstat(special).st_mode) == kind
     # The fake_root, one component at a time, and the folder; the special file never.
     assert opened == ["/", "srv", "app", "generated_media", "old-dir"]
-    assert media_log == [
+    assert logged(caplog) == [
         f"INFO skipping {ROOT}/old-dir/special: not a regular file, symlink or directory",
         f"INFO clean_generated_media summary: {summary.as_dict()}",
     ]  # and its old folder, not empty, is not even tried
@@ -66,7 +66,7 @@ def test_a_mount_point_is_not_crossed(
     fake_root: Path,
     make_media_file: MakeFile,
     age_entry: AgeEntry,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fs.add_mount_point(str(ROOT / "old" / "mnt"))
     inside_mount = make_media_file(ROOT / "old" / "mnt" / "old.png", age=OLD)
@@ -77,7 +77,7 @@ def test_a_mount_point_is_not_crossed(
 
     assert inside_mount.exists()
     assert not beside.exists()
-    assert media_log == [
+    assert logged(caplog) == [
         f"WARNING skipping {ROOT}/old/mnt: another filesystem is mounted there",
         f"INFO clean_generated_media summary: {summary.as_dict()}",
     ]  # and its old parent, not empty, is not even tried
@@ -89,7 +89,7 @@ def test_a_mount_point_is_not_crossed(
 
 @as_non_root
 def test_permission_error_on_one_file_is_counted_and_the_rest_still_goes(
-    fake_root: Path, make_media_file: MakeFile, media_log: list[str]
+    fake_root: Path, make_media_file: MakeFile, caplog: pytest.LogCaptureFixture
 ) -> None:
     locked = make_media_file(fake_root / "locked" / "old.png", age=OLD)
     others = [make_media_file(fake_root / f"old{n}.png", age=OLD) for n in range(3)]
@@ -99,7 +99,7 @@ def test_permission_error_on_one_file_is_counted_and_the_rest_still_goes(
 
     assert locked.exists()
     assert not any(path.exists() for path in others)
-    assert f"WARNING cannot delete {ROOT}/locked/old.png: Permission denied" in media_log
+    assert f"WARNING cannot delete {ROOT}/locked/old.png: Permission denied" in logged(caplog)
     assert counts(summary) == expected(scanned=5, deleted=3, bytes_freed=30, errors=1)
 
 
@@ -107,7 +107,7 @@ def test_file_removed_between_scan_and_unlink_is_not_an_error(
     fake_root: Path,
     make_media_file: MakeFile,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     racer = make_media_file(fake_root / "b-raced.png", age=OLD)
     others = [make_media_file(fake_root / name, age=OLD) for name in ("a.png", "c.png")]
@@ -124,7 +124,7 @@ def test_file_removed_between_scan_and_unlink_is_not_an_error(
 
     assert not racer.exists()
     assert not any(path.exists() for path in others)
-    assert not [line for line in media_log if line.startswith("WARNING")]
+    assert not [line for line in logged(caplog) if line.startswith("WARNING")]
     assert counts(summary) == expected(scanned=3, deleted=2, bytes_freed=20)
 
 
@@ -191,7 +191,7 @@ def test_dry_run_deletes_nothing_and_its_plan_equals_the_real_run() -> None:
 
 @pytest.mark.usefixtures("mixed_tree")
 def test_summary_is_json_with_exactly_the_promised_keys_and_is_logged_once(
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     summary = clean()
 
@@ -202,12 +202,15 @@ def test_summary_is_json_with_exactly_the_promised_keys_and_is_logged_once(
     ]  # fmt: skip
     assert isinstance(decoded["duration_s"], float)
     assert decoded["duration_s"] >= 0
-    summaries = [line for line in media_log if "clean_generated_media summary" in line]
+    summaries = [line for line in logged(caplog) if "clean_generated_media summary" in line]
     assert summaries == [f"INFO clean_generated_media summary: {summary.as_dict()}"]
 
 
 def test_dry_run_logs_each_file_and_folder_a_real_run_would_remove(
-    fake_root: Path, make_media_file: MakeFile, age_entry: AgeEntry, media_log: list[str]
+    fake_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     old = make_media_file(fake_root / "a" / "b" / "old.png", age=OLD)
     for directory in ("a/b", "a"):
@@ -218,7 +221,7 @@ def test_dry_run_logs_each_file_and_folder_a_real_run_would_remove(
 
     assert old.exists()
     assert tree(fake_root) == before
-    assert [line for line in media_log if line.startswith("DEBUG")] == [
+    assert [line for line in logged(caplog) if line.startswith("DEBUG")] == [
         f"DEBUG would delete {ROOT}/a/b/old.png",
         f"DEBUG would remove directory {ROOT}/a/b",
         f"DEBUG would remove directory {ROOT}/a",

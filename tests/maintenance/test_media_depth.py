@@ -22,7 +22,7 @@ import pytest
 from maintenance import media
 from maintenance.media import walk
 from maintenance.media.root import BACKEND_DIR
-from tests.maintenance.media_support import NOW, clean, counts, numbers
+from tests.maintenance.media_support import NOW, clean, counts, logged, numbers
 
 OLD = (NOW - timedelta(days=30)).timestamp()
 YOUNG = (NOW - timedelta(days=1)).timestamp()
@@ -174,7 +174,10 @@ def test_levels_closed_for_the_budget_are_reopened_and_finished(media_root: Path
 
 @pytest.mark.usefixtures("dirs_first", "budget_of_three")
 def test_a_level_whose_child_was_moved_away_is_left_for_the_next_run(
-    media_root: Path, tmp_path: Path, media_log: list[str], monkeypatch: pytest.MonkeyPatch
+    media_root: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`a` is closed while the walk is in a/b/c/d; then a/b is moved out of the root.
     Back from b, `..` is no longer `a`: a's rest waits for the next run."""
@@ -194,7 +197,7 @@ def test_a_level_whose_child_was_moved_away_is_left_for_the_next_run(
 
     summary = clean(media_root)
 
-    assert warnings(media_log) == [
+    assert warnings(logged(caplog)) == [
         f"WARNING cannot return to {a}: it was moved during the run; "
         "the rest of it is left for the next run"
     ]
@@ -207,7 +210,7 @@ def test_a_level_whose_child_was_moved_away_is_left_for_the_next_run(
 
 @pytest.mark.usefixtures("dirs_first", "budget_of_three")
 def test_a_level_that_cannot_be_reopened_is_one_error(
-    media_root: Path, media_log: list[str], monkeypatch: pytest.MonkeyPatch
+    media_root: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build_chain(media_root, 5)
     real_open = media.os.open
@@ -223,7 +226,7 @@ def test_a_level_that_cannot_be_reopened_is_one_error(
     summary = clean(media_root)
 
     assert open_descriptors() == before
-    assert warnings(media_log) == [
+    assert warnings(logged(caplog)) == [
         f"WARNING cannot return to {media_root}/d/d/d: Too many open files; "
         "the rest of it is left for the next run"
     ]

@@ -10,11 +10,14 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 from maintenance.media import MediaRootError
 from tests.clock import OLD, YOUNG
 from tests.maintenance.fake_tree import ROOT, clean, counts, expected
-from tests.maintenance.media_support import AgeEntry, MakeFile
+from tests.maintenance.media_support import AgeEntry, MakeFile, logged
 
 
 def test_directories_the_run_empties_are_removed_bottom_up(
-    fake_root: Path, make_media_file: MakeFile, age_entry: AgeEntry, media_log: list[str]
+    fake_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     make_media_file(fake_root / "a" / "b" / "c" / "old.png", age=OLD)
     make_media_file(fake_root / "a" / "b" / "old.png", age=OLD)
@@ -24,7 +27,7 @@ def test_directories_the_run_empties_are_removed_bottom_up(
     summary = clean()
 
     assert os.listdir(fake_root) == []
-    removed = [line for line in media_log if line.startswith("DEBUG removed directory")]
+    removed = [line for line in logged(caplog) if line.startswith("DEBUG removed directory")]
     assert removed == [f"DEBUG removed directory {ROOT}/{d}" for d in ("a/b/c", "a/b", "a")]
     assert counts(summary) == expected(scanned=5, deleted=2, bytes_freed=20, dirs_removed=3)
 
@@ -88,12 +91,12 @@ def test_the_root_is_never_removed(
 
 
 def test_missing_root_gives_an_empty_summary_and_a_warning(
-    fs: FakeFilesystem, media_log: list[str]
+    fs: FakeFilesystem, caplog: pytest.LogCaptureFixture
 ) -> None:
     summary = clean()
 
     assert counts(summary) == expected(root_missing=True)
-    assert f"WARNING generated media root {ROOT} does not exist; nothing to clean" in media_log
+    assert f"WARNING generated media root {ROOT} does not exist; nothing to clean" in logged(caplog)
     assert not os.path.exists(ROOT)
 
 

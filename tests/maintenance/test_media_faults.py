@@ -20,6 +20,7 @@ from tests.maintenance.media_support import (
     MakeFile,
     clean,
     counts,
+    logged,
     notices,
     numbers,
     warnings,
@@ -33,7 +34,7 @@ def test_directory_that_cannot_be_opened_is_one_error_and_the_rest_still_goes(
     make_media_file: MakeFile,
     age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """EACCES on a directory (mode 000, owned by someone else), as the kernel reports it.
 
@@ -59,7 +60,7 @@ def test_directory_that_cannot_be_opened_is_one_error_and_the_rest_still_goes(
     assert all(path.exists() for path in locked_files)
     assert not any(path.exists() for path in others)
     assert (media_root / "outer" / "locked").is_dir()
-    assert notices(media_log) == [
+    assert notices(logged(caplog)) == [
         f"WARNING cannot open {media_root}/outer/locked: Permission denied"
     ]
     assert counts(summary) == numbers(scanned=5, deleted=2, bytes_freed=20, errors=1)
@@ -67,7 +68,10 @@ def test_directory_that_cannot_be_opened_is_one_error_and_the_rest_still_goes(
 
 @as_non_root
 def test_old_empty_directory_in_a_read_only_parent_is_one_error(
-    fs: FakeFilesystem, make_media_file: MakeFile, age_entry: AgeEntry, media_log: list[str]
+    fs: FakeFilesystem,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     empty = FAKE_ROOT / "ro" / "empty"
     empty.mkdir(parents=True)
@@ -79,7 +83,7 @@ def test_old_empty_directory_in_a_read_only_parent_is_one_error(
 
     assert empty.is_dir()
     assert not beside.exists()
-    assert warnings(media_log) == [
+    assert warnings(logged(caplog)) == [
         f"WARNING cannot remove directory {FAKE_ROOT}/ro/empty: Permission denied"
     ]
     assert counts(summary) == numbers(scanned=3, deleted=1, bytes_freed=10, errors=1)
@@ -118,7 +122,7 @@ def test_unlink_failure_is_counted_logged_and_the_run_continues(
     make_media_file: MakeFile,
     age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
     code: int,
 ) -> None:
     stuck = make_media_file(media_root / "b" / "stuck.png", age=OLD)
@@ -137,7 +141,7 @@ def test_unlink_failure_is_counted_logged_and_the_run_continues(
 
     assert stuck.exists()
     assert not any(path.exists() for path in others)
-    assert notices(media_log) == [f"WARNING cannot delete {stuck}: {os.strerror(code)}"]
+    assert notices(logged(caplog)) == [f"WARNING cannot delete {stuck}: {os.strerror(code)}"]
     assert counts(summary) == numbers(scanned=5, deleted=3, bytes_freed=30, errors=1)
 
 
@@ -146,7 +150,7 @@ def test_stat_failure_on_one_entry_is_counted_and_the_rest_still_goes(
     make_media_file: MakeFile,
     age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     unstatable = make_media_file(media_root / "d" / "eio.png", age=OLD)
     age_entry(media_root / "d", OLD)  # stays: it still holds the unreadable entry
@@ -169,7 +173,7 @@ def test_stat_failure_on_one_entry_is_counted_and_the_rest_still_goes(
     assert unstatable.exists()
     assert (media_root / "d").is_dir()
     assert not other.exists()
-    assert notices(media_log) == [f"WARNING cannot stat {unstatable}: Input/output error"]
+    assert notices(logged(caplog)) == [f"WARNING cannot stat {unstatable}: Input/output error"]
     assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10, errors=1)
 
 
@@ -178,7 +182,7 @@ def test_subdirectory_that_cannot_be_listed_is_one_error_and_is_not_removed(
     make_media_file: MakeFile,
     age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     hidden = make_media_file(media_root / "broken" / "old.png", age=OLD)
     age_entry(media_root / "broken", OLD)
@@ -197,7 +201,9 @@ def test_subdirectory_that_cannot_be_listed_is_one_error_and_is_not_removed(
 
     assert hidden.exists()
     assert not other.exists()
-    assert warnings(media_log) == [f"WARNING cannot list {media_root}/broken: Input/output error"]
+    assert warnings(logged(caplog)) == [
+        f"WARNING cannot list {media_root}/broken: Input/output error"
+    ]
     assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10, errors=1)
 
 
@@ -223,7 +229,7 @@ def test_every_error_and_every_skip_is_counted(
     media_root: Path,
     make_media_file: MakeFile,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     for name in ("a.png", "b.png"):
         make_media_file(media_root / name, age=OLD)
@@ -245,5 +251,5 @@ def test_every_error_and_every_skip_is_counted(
 
     summary = clean(media_root)
 
-    assert len(warnings(media_log)) == 4
+    assert len(warnings(logged(caplog))) == 4
     assert counts(summary) == numbers(scanned=4, errors=2, skipped=2)

@@ -14,6 +14,7 @@ from tests.maintenance.media_support import (
     AgeEntry,
     MakeFile,
     clean,
+    logged,
     notices,
 )
 
@@ -183,7 +184,7 @@ def test_old_folder_with_an_entry_that_stays_is_kept_and_not_even_tried(
     make_media_file: MakeFile,
     age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
     stays: Callable,
     company: str,
 ) -> None:
@@ -198,7 +199,7 @@ def test_old_folder_with_an_entry_that_stays_is_kept_and_not_even_tried(
     summary = clean(media_root)
 
     assert folder.is_dir()
-    assert sorted(notices(media_log)) == sorted(expected)
+    assert sorted(notices(logged(caplog))) == sorted(expected)
     assert (summary.dirs_removed, summary.errors, summary.skipped) == (
         0,
         sum(line.startswith("WARNING cannot") for line in expected),

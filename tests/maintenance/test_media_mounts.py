@@ -19,7 +19,7 @@ import pytest
 from pyfakefs.fake_filesystem import FakeFilesystem
 
 from maintenance.media import mounts
-from tests.maintenance.media_support import MakeFile, clean, counts, numbers
+from tests.maintenance.media_support import MakeFile, clean, counts, logged, numbers
 
 OLD = timedelta(days=30)
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -64,7 +64,7 @@ def test_bind_mounts_of_the_same_filesystem_are_skipped_and_nothing_behind_them_
     tmp_path: Path,
     media_root: Path,
     make_media_file: MakeFile,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     outside_files = [
         make_media_file(tmp_path / "outside" / f"old-{n}.png", age=OLD) for n in range(10)
@@ -84,7 +84,7 @@ def test_bind_mounts_of_the_same_filesystem_are_skipped_and_nothing_behind_them_
     assert single.exists()
     assert not ordinary.exists()
     assert (media_root / "old-dir" / "volume").is_dir()  # its old parent stays: not empty
-    assert sorted(line for line in media_log if line.startswith("WARNING")) == [
+    assert sorted(line for line in logged(caplog) if line.startswith("WARNING")) == [
         f"WARNING skipping {media_root}/old-dir/volume: another filesystem is mounted there",
         f"WARNING skipping {media_root}/picture.png: another filesystem is mounted there",
     ]
@@ -145,7 +145,7 @@ def test_without_statx_the_fdinfo_probe_is_chosen() -> None:
 def test_a_system_that_cannot_tell_mounts_says_so_and_still_cleans(
     media_root: Path,
     make_media_file: MakeFile,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(mounts, "PROBE", None)
@@ -154,7 +154,7 @@ def test_a_system_that_cannot_tell_mounts_says_so_and_still_cleans(
     summary = clean(media_root)
 
     assert not old.exists()
-    assert media_log[0] == (
+    assert logged(caplog)[0] == (
         "WARNING this system cannot tell mount points by mount id (no statx, no "
         "/proc/self/fdinfo): only mounts of other filesystems are skipped"
     )

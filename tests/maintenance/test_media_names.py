@@ -9,7 +9,7 @@ import pytest
 
 from tests.clock import OLD, YOUNG
 from tests.maintenance.fake_tree import ROOT, clean, counts, expected
-from tests.maintenance.media_support import MakeFile
+from tests.maintenance.media_support import MakeFile, logged
 
 
 def test_names_on_the_keep_list_are_never_deleted(
@@ -62,7 +62,7 @@ def test_unusual_names_are_judged_like_any_other(
 
 
 def test_non_utf8_byte_name_is_deleted_and_logged_with_escapes(
-    fake_root: Path, make_media_file: MakeFile, media_log: list[str]
+    fake_root: Path, make_media_file: MakeFile, caplog: pytest.LogCaptureFixture
 ) -> None:
     name = os.fsdecode(b"caf\xe9-\xff.png")  # Latin-1 bytes: not valid UTF-8
     old = make_media_file(fake_root / name, age=OLD)
@@ -70,7 +70,7 @@ def test_non_utf8_byte_name_is_deleted_and_logged_with_escapes(
     summary = clean(dry_run=True)
 
     assert old.exists()
-    assert f"DEBUG would delete {ROOT}/caf\\xe9-\\xff.png" in media_log
+    assert f"DEBUG would delete {ROOT}/caf\\xe9-\\xff.png" in logged(caplog)
     json.dumps(summary.as_dict())  # nothing undecodable leaks into the summary
     assert counts(clean()) == expected(scanned=1, deleted=1, bytes_freed=10)
     assert not old.exists()

@@ -15,6 +15,7 @@ from tests.maintenance.media_support import (
     MakeFile,
     clean,
     counts,
+    logged,
     notices,
     numbers,
     snapshot,
@@ -28,7 +29,7 @@ def test_entry_that_vanishes_between_listing_and_stat_is_not_an_error(
     media_root: Path,
     make_media_file: MakeFile,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     racer = make_media_file(media_root / "racer.png", age=OLD)
     other = make_media_file(media_root / "other.png", age=OLD)
@@ -44,7 +45,7 @@ def test_entry_that_vanishes_between_listing_and_stat_is_not_an_error(
     summary = clean(media_root)
 
     assert not other.exists()
-    assert warnings(media_log) == []
+    assert warnings(logged(caplog)) == []
     assert counts(summary) == numbers(scanned=1, deleted=1, bytes_freed=10)
 
 
@@ -53,7 +54,7 @@ def test_directory_that_vanishes_before_descent_is_not_an_error_and_frees_its_pa
     make_media_file: MakeFile,
     age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     make_media_file(media_root / "parent" / "gone" / "old.png", age=OLD)
     age_entry(media_root / "parent", OLD)
@@ -72,7 +73,7 @@ def test_directory_that_vanishes_before_descent_is_not_an_error_and_frees_its_pa
 
     assert sorted(os.listdir(media_root)) == []
     assert not other.exists()
-    assert notices(media_log) == []
+    assert notices(logged(caplog)) == []
     assert counts(summary) == numbers(scanned=3, deleted=1, bytes_freed=10, dirs_removed=1)
 
 
@@ -85,7 +86,7 @@ def test_subdirectory_swapped_between_scan_and_descent_is_skipped_and_nothing_ou
     make_media_file: MakeFile,
     age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
     replacement: str,
 ) -> None:
     outside = tmp_path / "outside"
@@ -119,7 +120,7 @@ def test_subdirectory_swapped_between_scan_and_descent_is_skipped_and_nothing_ou
     assert snapshot(outside) == before_outside
     assert (moved_away / "old.png").exists()  # never descended into
     assert not beside.exists()
-    assert warnings(media_log) == [
+    assert warnings(logged(caplog)) == [
         f"WARNING skipping {media_root}/sub: replaced by something else during the run"
     ]
     assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10, skipped=1)
@@ -130,7 +131,7 @@ def test_directory_written_into_during_the_run_stays_without_an_error(
     make_media_file: MakeFile,
     age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     make_media_file(media_root / "busy" / "old.png", age=OLD)
     age_entry(media_root / "busy", OLD)
@@ -145,7 +146,7 @@ def test_directory_written_into_during_the_run_stays_without_an_error(
     summary = clean(media_root)
 
     assert (media_root / "busy" / "new.png").read_bytes() == b"fresh"
-    assert notices(media_log) == [
+    assert notices(logged(caplog)) == [
         f"INFO keeping {media_root}/busy: new entries appeared in it during the run"
     ]
     assert counts(summary) == numbers(scanned=2, deleted=1, bytes_freed=10)
@@ -181,7 +182,7 @@ def test_swap_to_a_symlink_reported_as_eloop_is_skipped_too(
     make_media_file: MakeFile,
     age_entry: AgeEntry,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """POSIX says ELOOP for O_NOFOLLOW on a link (pyfakefs does); Linux says ENOTDIR."""
     outside = make_media_file(Path("/srv/outside/precious.png"), age=timedelta(days=90))
@@ -200,7 +201,7 @@ def test_swap_to_a_symlink_reported_as_eloop_is_skipped_too(
 
     assert outside.exists()
     assert Path("/srv/moved-away/old.png").exists()
-    assert warnings(media_log) == [
+    assert warnings(logged(caplog)) == [
         f"WARNING skipping {FAKE_ROOT}/sub: replaced by something else during the run"
     ]
     assert counts(summary) == numbers(scanned=1, skipped=1)
@@ -210,7 +211,7 @@ def test_entry_vanishing_after_others_were_counted_keeps_their_counts(
     media_root: Path,
     make_media_file: MakeFile,
     monkeypatch: pytest.MonkeyPatch,
-    media_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     others = [make_media_file(media_root / name, age=OLD) for name in ("a.png", "b.png")]
     young = make_media_file(media_root / "young.png", age=YOUNG)
@@ -228,5 +229,5 @@ def test_entry_vanishing_after_others_were_counted_keeps_their_counts(
 
     assert not any(path.exists() for path in others)
     assert young.exists()
-    assert warnings(media_log) == []
+    assert warnings(logged(caplog)) == []
     assert counts(summary) == numbers(scanned=3, deleted=2, bytes_freed=20)

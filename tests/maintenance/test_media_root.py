@@ -19,7 +19,7 @@ from maintenance.media import MediaRootError, delete_old_media
 from maintenance.media.root import BACKEND_DIR, absolute_root
 from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_generated_media
-from tests.maintenance.media_support import NOW, WEEK, clean
+from tests.maintenance.media_support import NOW, WEEK, clean, logged
 
 OLD = timedelta(days=30)
 REPO = BACKEND_DIR.parent
@@ -157,10 +157,12 @@ def test_a_real_process_refuses_slash_in_a_dry_run_with_one_line_and_exit_1(
 # --- The setting: unset, empty, relative -------------------------------------------------
 
 
-def test_a_relative_root_is_resolved_against_backend_and_logged(media_log: list[str]) -> None:
+def test_a_relative_root_is_resolved_against_backend_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     assert absolute_root("media/../generated") == str(BACKEND_DIR / "generated")
     assert absolute_root("/srv//media/") == "/srv/media"  # absolute: normalized, not logged
-    assert media_log == [
+    assert logged(caplog) == [
         f"INFO GENERATED_MEDIA_ROOT media/../generated is relative: resolved against "
         f"{BACKEND_DIR} to {BACKEND_DIR / 'generated'}"
     ]

@@ -8,9 +8,11 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from maintenance.media import delete_old_media
 from maintenance.media.sweep import STOP_POLL_ENTRIES
-from tests.maintenance.media_support import NOW, WEEK, AgeEntry, MakeFile
+from tests.maintenance.media_support import NOW, WEEK, AgeEntry, MakeFile, logged
 
 OLD = timedelta(days=30)
 
@@ -41,7 +43,10 @@ def test_a_stop_before_the_walk_touches_nothing(
 
 
 def test_a_stop_after_one_folder_keeps_it_done_and_leaves_the_others_whole(
-    media_root: Path, make_media_file: MakeFile, age_entry: AgeEntry, media_log: list[str]
+    media_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     for name in ("a", "b", "c"):
         for index in range(2):
@@ -60,7 +65,7 @@ def test_a_stop_after_one_folder_keeps_it_done_and_leaves_the_others_whole(
     assert (summary.completed, summary.deleted, summary.dirs_removed) == (False, 2, 1)
     assert (summary.bytes_freed, summary.errors) == (8, 0)
     assert len(should_stop.polls) == 3
-    assert f"INFO clean_generated_media stopped as asked in {media_root}" in media_log
+    assert f"INFO clean_generated_media stopped as asked in {media_root}" in logged(caplog)
 
 
 def test_old_files_found_before_the_stop_are_unlinked_and_counted(

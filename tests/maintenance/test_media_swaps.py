@@ -15,7 +15,7 @@ import pytest
 
 from maintenance import media
 from maintenance.media import MediaRootError
-from tests.maintenance.media_support import NOW, MakeFile, clean, counts, numbers
+from tests.maintenance.media_support import NOW, MakeFile, clean, counts, logged, numbers
 
 OLD = timedelta(days=30)
 
@@ -41,7 +41,7 @@ def test_a_symlinked_ancestor_refuses_the_run_and_nothing_behind_it_changes(
 
 
 def test_a_root_link_is_followed_once_and_logged_but_not_a_second_link(
-    tmp_path: Path, make_media_file: MakeFile, media_log: list[str]
+    tmp_path: Path, make_media_file: MakeFile, caplog: pytest.LogCaptureFixture
 ) -> None:
     old = make_media_file(tmp_path / "data" / "media" / "old.png", age=OLD)
     (tmp_path / "media").symlink_to("data/media")
@@ -52,7 +52,7 @@ def test_a_root_link_is_followed_once_and_logged_but_not_a_second_link(
     assert summary.root == f"{tmp_path}/data/media"  # the directory actually cleaned
     assert not old.exists()
     assert counts(summary) == numbers(scanned=1, deleted=1, bytes_freed=10)
-    assert media_log[0] == (
+    assert logged(caplog)[0] == (
         f"INFO generated media root {tmp_path}/media is a symlink to data/media: "
         f"cleaning {tmp_path}/data/media"
     )

@@ -15,6 +15,7 @@ from config.beat import ENTRY_HEADER, FIRE_TIME_HEADER
 from maintenance import once
 from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
+from tests.maintenance.media_support import logged
 
 pytestmark = [pytest.mark.django_db, pytest.mark.eager, pytest.mark.usefixtures("eager")]
 
@@ -58,7 +59,7 @@ def test_a_beat_run_claims_its_fire_time_and_cleans(media_root: Path) -> None:
 
 
 def test_a_second_copy_of_the_same_fire_time_ends_at_once_as_duplicate(
-    media_root: Path, media_log: list[str]
+    media_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     clean_generated_media.apply_async(task_id="first", headers=beat_headers()).get()
     planted = old_file(media_root, "planted-after-the-first-run.png")
@@ -75,7 +76,7 @@ def test_a_second_copy_of_the_same_fire_time_ends_at_once_as_duplicate(
         ("first", "beat", "ok", ENTRY, FIRE),
         ("second", "beat", "duplicate", ENTRY, FIRE),
     ]
-    warnings = [line for line in media_log if line.startswith("WARNING")]
+    warnings = [line for line in logged(caplog) if line.startswith("WARNING")]
     assert warnings == [
         "WARNING duplicate beat run skipped: clean_generated_media "
         f"{ENTRY} at {FIRE.isoformat()} was already claimed (ok) by task first; nothing cleaned"
@@ -142,7 +143,7 @@ def test_a_beat_run_without_a_stamp_runs_as_before(media_root: Path) -> None:
 
 
 def test_an_unreadable_fire_time_is_logged_and_the_run_goes_ahead(
-    media_root: Path, media_log: list[str]
+    media_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     headers = {**beat_headers(), FIRE_TIME_HEADER: "Sunday at three"}
     for task_id in ("a", "b"):
@@ -150,7 +151,7 @@ def test_an_unreadable_fire_time_is_logged_and_the_run_goes_ahead(
     assert [(row[2], row[3]) for row in rows()] == [("ok", "")] * 2
     assert (
         f"WARNING beat fire time 'Sunday at three' of {ENTRY} is unreadable: not deduplicated"
-        in media_log
+        in logged(caplog)
     )
 
 

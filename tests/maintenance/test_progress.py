@@ -13,6 +13,7 @@ from maintenance.media import MediaCleanupSummary, delete_old_media, sweep
 from maintenance.progress import TerminalLine, Throttled, deleted_of, task_progress
 from maintenance.tasks import clean_generated_media
 from maintenance.tokens import delete_expired_tokens
+from tests.factories import OutstandingTokenFactory
 from tests.maintenance.media_support import NOW, WEEK
 
 
@@ -149,10 +150,10 @@ def test_media_reports_after_each_folder_and_counts_as_without_progress(tmp_path
 
 
 @pytest.mark.django_db
-def test_tokens_report_after_each_batch(mint_refresh_token: Any) -> None:
+def test_tokens_report_after_each_batch() -> None:
     old = datetime(2026, 1, 1, tzinfo=UTC)
     for _ in range(5):
-        mint_refresh_token(exp=old)
+        OutstandingTokenFactory(exp=old)
     seen: list[tuple[int, int]] = []
     summary = delete_expired_tokens(
         now=datetime(2026, 3, 1, tzinfo=UTC),

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from maintenance import tokens
 from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
-from tests.factories import BlacklistedTokenFactory
+from tests.factories import OutstandingTokenFactory
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
 LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
@@ -84,7 +84,7 @@ def test_token_task_at_its_soft_time_limit_returns_a_partial_summary_recorded_as
     settings,
 ) -> None:
     settings.TOKEN_CLEANUP_BATCH_SIZE = 1
-    expired = [BlacklistedTokenFactory(token__exp=LONG_AGO).token for _ in range(3)]
+    expired = [OutstandingTokenFactory(exp=LONG_AGO, blacklisted=True) for _ in range(3)]
     real = tokens._delete_batch
     batches = itertools.count(1)
 

@@ -16,7 +16,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from maintenance.tasks import clean_blacklisted_tokens
 from tests.clock import LONG_AGO, NEXT_MONTH, utc
-from tests.factories import BlacklistedTokenFactory, OutstandingTokenFactory, signed_refresh_token
+from tests.factories import OutstandingTokenFactory, signed_refresh_token
 from tests.maintenance.token_support import (
     HEADER,
     ROTATED_KEY,
@@ -46,7 +46,7 @@ def assert_judged(
     """Run once over `row` and a future blacklisted bystander; check both tables and counts."""
     if blacklisted:
         BlacklistedToken.objects.create(token=row)
-    bystander = BlacklistedTokenFactory(token__exp=NEXT_MONTH).token
+    bystander = OutstandingTokenFactory(exp=NEXT_MONTH, blacklisted=True)
     before = tables()
     assert before == (
         {row.jti, bystander.jti},
@@ -76,13 +76,9 @@ def assert_judged(
     ids=["expired-1s-before-cutoff", "expired-at-cutoff", "expired-1s-after-cutoff"],
 )
 def test_simplejwt_token_goes_iff_exp_is_strictly_before_the_cutoff(
-    mint_refresh_token: Callable[..., OutstandingToken],
-    exp: object,
-    deleted: bool,
-    blacklisted: bool,
+    exp: object, deleted: bool, blacklisted: bool
 ) -> None:
-    row = mint_refresh_token(exp=exp)
-    assert row.expires_at == exp  # simplejwt wrote the column from the JWT
+    row = OutstandingTokenFactory(exp=exp)
     assert_judged(row, blacklisted=blacklisted, deleted=deleted)
 
 
@@ -91,10 +87,8 @@ def test_simplejwt_token_goes_iff_exp_is_strictly_before_the_cutoff(
     [(utc(2026, 3, 1, 1, 59, 59), True), (utc(2026, 3, 1, 2, 0, 0), False)],
     ids=["margin-0-expired-1s-before-now", "margin-0-expired-exactly-now"],
 )
-def test_margin_zero_moves_the_cutoff_to_now(
-    mint_refresh_token: Callable[..., OutstandingToken], exp: object, deleted: bool
-) -> None:
-    token = mint_refresh_token(exp=exp, blacklisted=True)
+def test_margin_zero_moves_the_cutoff_to_now(exp: object, deleted: bool) -> None:
+    token = OutstandingTokenFactory(exp=exp, blacklisted=True)
 
     summary = run(margin=timedelta(0))
 
@@ -178,11 +172,9 @@ def test_an_unreadable_exp_falls_back_to_expires_at_and_is_counted(
     ],
     ids=["expired-1s-before-cutoff-deleted", "expired-at-cutoff-kept", "1s-after-cutoff-kept"],
 )
-def test_the_task_at_its_fire_time_takes_now_from_the_clock(
-    mint_refresh_token: Callable[..., OutstandingToken], exp: object, kept: bool
-) -> None:
-    judged = mint_refresh_token(exp=exp, blacklisted=True)
-    recent = mint_refresh_token(exp=NEXT_MONTH, blacklisted=True)
+def test_the_task_at_its_fire_time_takes_now_from_the_clock(exp: object, kept: bool) -> None:
+    judged = OutstandingTokenFactory(exp=exp, blacklisted=True)
+    recent = OutstandingTokenFactory(exp=NEXT_MONTH, blacklisted=True)
 
     with freeze_time(utc(2026, 3, 1, 2, 0, 0)):
         summary = clean_blacklisted_tokens.delay().get()

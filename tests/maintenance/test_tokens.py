@@ -4,14 +4,15 @@ The cutoff itself, at literal instants either side of it: test_token_cutoff.py.
 """
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import jwt
 import pytest
+from freezegun import freeze_time
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from maintenance import tokens
 from maintenance.tokens import TokenCleanupSummary
@@ -19,6 +20,7 @@ from tests.clock import LONG_AGO, NEXT_MONTH, utc
 from tests.factories import OutstandingTokenFactory, UserFactory
 from tests.maintenance.token_support import (
     TWENTY_SUMMARY,
+    log_lines,
     numbers,
     pyjwt_token,
     run,
@@ -34,11 +36,9 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("exp", "deleted"), [(LONG_AGO, True), (NEXT_MONTH, False)], ids=["expired", "future"]
 )
-def test_token_of_a_deleted_user_is_judged_the_same(
-    mint_refresh_token: Callable[..., OutstandingToken], exp: datetime, deleted: bool
-) -> None:
+def test_token_of_a_deleted_user_is_judged_the_same(exp: datetime, deleted: bool) -> None:
     user = UserFactory()
-    token = mint_refresh_token(exp=exp, blacklisted=True, user=user)
+    token = OutstandingTokenFactory(exp=exp, blacklisted=True, user=user)
     user.delete()
     token.refresh_from_db()
     assert token.user_id is None
@@ -114,8 +114,9 @@ def test_a_row_gone_before_the_delete_is_skipped_and_the_rest_counted(
 # --- logs ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("unredacted")
 def test_logs_name_unreadable_rows_by_id_and_never_show_token_text(
-    raw_log: list[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     texts = {
         "missing-exp": pyjwt_token({}),
@@ -132,20 +133,21 @@ def test_logs_name_unreadable_rows_by_id_and_never_show_token_text(
 
     assert summary.undecodable == 3
     assert summary.outstanding_deleted == 4
-    log = "\n".join(raw_log)
+    lines = log_lines(caplog)
+    log = "\n".join(lines)
     for text in texts.values():
         assert text not in log
         for segment in text.split("."):
             assert len(segment) < 8 or segment not in log
-    warnings = [line for line in raw_log if line.startswith("WARNING|")]
+    warnings = [line for line in lines if line.startswith("WARNING|")]
     assert sorted(warnings) == sorted(
         f"WARNING|outstanding token id={rows[name].pk} has no readable exp;"
-        " judged by expires_at|{}|\n"
+        " judged by expires_at|{}|"
         for name in ("missing-exp", "not-a-jwt", "bad-json")
     )
-    infos = [line for line in raw_log if line.startswith("INFO|")]
+    infos = [line for line in lines if line.startswith("INFO|")]
     # One summary line, as the guide tells operators to grep for it ("summary:").
-    assert infos == [f"INFO|clean_blacklisted_tokens summary: {summary.as_dict()}|{{}}|\n"]
+    assert infos == [f"INFO|clean_blacklisted_tokens summary: {summary.as_dict()}|{{}}|"]
     assert "'undecodable': 3" in infos[0]
 
 
@@ -186,3 +188,33 @@ def test_factory_tokens_are_simplejwt_signed_and_expires_at_matches_exp() -> Non
     assert claims["jti"] == row.jti
     assert claims["user_id"] == str(row.user_id)
     assert row.expires_at == utc(2026, 2, 22, 1, 59, 59)
+
+
+def test_factory_rows_are_the_rows_simplejwt_login_and_logout_write() -> None:
+    """What simplejwt writes (`for_user`, then `blacklist`), the factory writes the same."""
+    user = UserFactory()
+    with freeze_time(utc(2026, 2, 21, 1, 59, 59)):  # refresh tokens live one day
+        issued = RefreshToken.for_user(user)
+        issued.blacklist()
+    written = OutstandingToken.objects.get(jti=issued[api_settings.JTI_CLAIM])
+
+    made = OutstandingTokenFactory(user=user, exp=utc(2026, 2, 22, 1, 59, 59), blacklisted=True)
+
+    def claims(row: OutstandingToken) -> dict:
+        return jwt.decode(
+            row.token,
+            api_settings.SIGNING_KEY,
+            algorithms=[api_settings.ALGORITHM],
+            options={"verify_exp": False},
+        ) | {"jti": None}
+
+    assert claims(made) == claims(written)
+    assert (made.user, made.created_at, made.expires_at) == (
+        written.user,
+        written.created_at,
+        written.expires_at,
+    )
+    assert set(BlacklistedToken.objects.values_list("token_id", flat=True)) == {
+        made.pk,
+        written.pk,
+    }

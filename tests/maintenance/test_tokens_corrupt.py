@@ -18,7 +18,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from maintenance import token_sql
 from maintenance.models import MaintenanceRun
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
-from tests.factories import BlacklistedTokenFactory, OutstandingTokenFactory
+from tests.factories import OutstandingTokenFactory
+from tests.maintenance.token_support import log_lines
 
 NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
@@ -79,12 +80,12 @@ def fragments(token: str) -> list[str]:
 def corrupt_batch() -> dict[str, OutstandingToken]:
     """One batch: expired blacklisted neighbours around two corrupt rows, and a live token."""
     return {
-        "expired-before": BlacklistedTokenFactory(token__exp=LONG_AGO).token,
-        "corrupt-expired": BlacklistedTokenFactory(token__exp=LONG_AGO).token,
+        "expired-before": OutstandingTokenFactory(exp=LONG_AGO, blacklisted=True),
+        "corrupt-expired": OutstandingTokenFactory(exp=LONG_AGO, blacklisted=True),
         "expired-between": OutstandingTokenFactory(exp=LONG_AGO),
-        "corrupt-live": BlacklistedTokenFactory(token__exp=NEXT_MONTH).token,
-        "live": BlacklistedTokenFactory(token__exp=NEXT_MONTH).token,
-        "expired-after": BlacklistedTokenFactory(token__exp=LONG_AGO).token,
+        "corrupt-live": OutstandingTokenFactory(exp=NEXT_MONTH, blacklisted=True),
+        "live": OutstandingTokenFactory(exp=NEXT_MONTH, blacklisted=True),
+        "expired-after": OutstandingTokenFactory(exp=LONG_AGO, blacklisted=True),
     }
 
 
@@ -125,8 +126,9 @@ def test_a_dry_run_over_a_corrupt_row_reports_the_same_and_deletes_nothing(
     assert (summary.expired, summary.blacklisted_deleted, summary.undecodable) == (4, 3, 1)
 
 
+@pytest.mark.usefixtures("unredacted")
 def test_no_fragment_of_a_corrupt_token_reaches_a_log_the_summary_the_history_or_the_output(
-    corrupt_batch: dict[str, OutstandingToken], raw_log: list[str]
+    corrupt_batch: dict[str, OutstandingToken], caplog: pytest.LogCaptureFixture
 ) -> None:
     corrupt = corrupt_batch["corrupt-expired"]
     store_bytes(corrupt, _bad_payload_byte(corrupt.token.encode()))
@@ -139,7 +141,7 @@ def test_no_fragment_of_a_corrupt_token_reaches_a_log_the_summary_the_history_or
     assert (summary["undecodable"], summary["outstanding_deleted"]) == (1, 4)
     (history,) = MaintenanceRun.objects.all()
     assert (history.outcome, history.summary, history.error) == ("ok", summary, "")
-    written = "\n".join([*raw_log, out.getvalue(), err.getvalue(), str(history.summary)])
+    written = "\n".join([*log_lines(caplog), out.getvalue(), err.getvalue(), str(history.summary)])
     assert f"outstanding token id={corrupt.pk} has no readable exp" in written
     for row in corrupt_batch.values():
         for fragment in fragments(row.token):

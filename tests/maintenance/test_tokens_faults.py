@@ -19,7 +19,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from maintenance import tokens
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
-from tests.factories import BlacklistedTokenFactory, OutstandingTokenFactory
+from tests.factories import OutstandingTokenFactory
 
 NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
 LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
@@ -32,8 +32,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def five_expired_batches() -> list[OutstandingToken]:
     """Ten expired blacklisted tokens (five batches of two), then one future one."""
-    rows = [BlacklistedTokenFactory(token__exp=LONG_AGO).token for _ in range(10)]
-    rows.append(BlacklistedTokenFactory(token__exp=NEXT_MONTH).token)
+    rows = [OutstandingTokenFactory(exp=LONG_AGO, blacklisted=True) for _ in range(10)]
+    rows.append(OutstandingTokenFactory(exp=NEXT_MONTH, blacklisted=True))
     return rows
 
 
@@ -251,7 +251,7 @@ def blacklist_row_written_between_the_deletes(k: int, times: int) -> Iterator[li
 
 def test_a_batch_whose_foreign_key_fails_at_commit_is_deleted_again_and_counted_exactly() -> None:
     rows = [OutstandingTokenFactory(exp=LONG_AGO) for _ in range(6)]  # none blacklisted
-    kept = BlacklistedTokenFactory(token__exp=NEXT_MONTH).token
+    kept = OutstandingTokenFactory(exp=NEXT_MONTH, blacklisted=True)
     lines: list[str] = []
     sink = logger.add(lines.append, level="WARNING", format="{level} {message}")
     try:

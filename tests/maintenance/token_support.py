@@ -4,12 +4,14 @@ import base64
 from datetime import timedelta
 
 import jwt
+import pytest
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
 from tests.clock import LONG_AGO, NEXT_MONTH, TOKENS_NOW
 from tests.factories import OutstandingTokenFactory
+from tests.maintenance.media_support import from_the_app
 
 MARGIN = timedelta(days=7)
 
@@ -45,6 +47,15 @@ def summary_of(*, scanned: int, expired: int, blacklisted: int, undecodable: int
         "dry_run": False,
         "completed": True,
     }
+
+
+def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Each loguru line of the test as "LEVEL|message|extra|exception": where a leak could hide."""
+    return [
+        f"{r.levelname}|{r.getMessage()}|{r.extra}|{r.exc_info or ''}"
+        for r in caplog.records
+        if from_the_app(r)
+    ]
 
 
 def b64url(raw: bytes) -> str:

@@ -14,7 +14,7 @@ from freezegun import freeze_time
 from pytest_django.fixtures import Settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from tests.factories import BlacklistedTokenFactory, OutstandingTokenFactory
+from tests.factories import OutstandingTokenFactory
 
 NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)  # the daily 02:00 UTC fire time
 BEYOND_7_DAYS = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)  # expired long before the margin
@@ -40,8 +40,8 @@ def summary_of(**numbers: int | bool) -> dict:
 @pytest.fixture
 def three_tokens() -> dict[str, OutstandingToken]:
     return {
-        "beyond": BlacklistedTokenFactory(token__exp=BEYOND_7_DAYS).token,
-        "within": BlacklistedTokenFactory(token__exp=WITHIN_7_DAYS).token,
+        "beyond": OutstandingTokenFactory(exp=BEYOND_7_DAYS, blacklisted=True),
+        "within": OutstandingTokenFactory(exp=WITHIN_7_DAYS, blacklisted=True),
         "within-outstanding-only": OutstandingTokenFactory(exp=WITHIN_7_DAYS),
     }
 

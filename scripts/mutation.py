@@ -1,18 +1,12 @@
 #!/usr/bin/env python
-"""Run mutmut 3 over the maintenance logic and print one line: the mutation score.
+"""Run mutmut over the maintenance logic and print one line: the mutation score.
 
-mutmut 3 expects the code under `./`, `src/` or `source/`; with `pythonpath = backend`
-it records module names that match no mutant and stops early. So this script stages
-`backend/*`, `tests/` and the pytest configuration into a scratch workspace
-(`.mutation/`) with the packages at its root, runs `mutmut run` there, and reads the
-verdicts from `mutmut results`.
-
-mutmut 3 mutates only the bodies of undecorated functions and methods (it swaps them
-through trampolines), so the beat schedule, the task options and the `@shared_task`
-functions would never be tried. A second phase mutates that module-level code with
-mutmut's own operators, one mutant at a time: it writes the mutated file into a copy of
-the workspace and runs the tests that judge it in a fresh pytest process (`-x`). Both
-phases count in the one score line.
+Custom, because mutmut 3.8.1's public CLI cannot do two parts of the job (docs/mutation.md):
+it names a mutant's module by its path from the working directory, stripping only `src.`,
+so `backend/` is staged into `.mutation/` with the packages at its root; and it mutates only
+undecorated function bodies, so a second phase mutates module-level code (the beat schedule,
+task options, `@shared_task` bodies) with mutmut's own operators from its private
+`mutmut.mutation` modules: mutmut is pinned, and an upgrade must re-check those imports.
 
 Usage: python scripts/mutation.py   (or `make mutation`)
 """

@@ -2,13 +2,16 @@
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from maintenance.media import MediaCleanupSummary, delete_old_media
+import maintenance.media
+from maintenance.media import MediaCleanupSummary, delete_old_media, mounts, sweep, walk
+from maintenance.media import root as root_module
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # == conftest MEDIA_NOW
 WEEK = timedelta(days=7)
@@ -67,3 +70,37 @@ def notices(log: list[str]) -> list[str]:
         for line in log
         if line.startswith(("WARNING", "INFO")) and "clean_generated_media summary" not in line
     ]
+
+
+class _OsView:
+    """`os` as one module sees it: one function replaced, the rest read through."""
+
+    def __init__(self, real: object, name: str, replacement: object) -> None:
+        self._real = real
+        setattr(self, name, replacement)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+@contextmanager
+def faults(**calls: Callable) -> Iterator[None]:
+    """Within the block, the media cleanup calls the fakes given: `faults(unlink=...)`.
+
+    `unlink` and `rmdir` are sweep.py's own names for them. The rest (`open`, `scandir`,
+    `stat`, `readlink`, `realpath`) are replaced in the `os` each media module reads,
+    seen through a view: `os` itself, which pytest and pyfakefs use too, stays whole.
+    Undone at the end of the block, before any fixture (pyfakefs's too) is torn down.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for call, fake in calls.items():
+            if call in ("unlink", "rmdir"):
+                patch.setattr(sweep, call, fake)
+                continue
+            for module in (maintenance.media, root_module, walk, mounts):
+                if call == "realpath":
+                    view = _OsView(module.os, "path", _OsView(module.os.path, call, fake))
+                else:
+                    view = _OsView(module.os, call, fake)
+                patch.setattr(module, "os", view)
+        yield

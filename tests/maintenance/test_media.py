@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from pyfakefs.fake_filesystem import FakeFilesystem
 
-from maintenance import media
 from tests.clock import OLD, YOUNG
 from tests.maintenance.fake_tree import (
     OUTSIDE,
@@ -23,7 +22,7 @@ from tests.maintenance.fake_tree import (
     expected,
     tree,
 )
-from tests.maintenance.media_support import AgeEntry, MakeFile, logged
+from tests.maintenance.media_support import AgeEntry, MakeFile, faults, logged
 
 
 @pytest.mark.parametrize(
@@ -36,7 +35,6 @@ def test_other_kinds_are_skipped_counted_and_never_opened(
     fake_root: Path,
     age_entry: AgeEntry,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
     kind: int,
 ) -> None:
     special = fake_root / "old-dir" / "special"
@@ -44,15 +42,14 @@ def test_other_kinds_are_skipped_counted_and_never_opened(
     age_entry(special, timedelta(days=60))
     age_entry(fake_root / "old-dir", OLD)
     opened: list[object] = []
-    real_open = media.os.open
-    monkeypatch.setattr(
-        media.os, "open", lambda path, *a, **kw: opened.append(path) or real_open(path, *a, **kw)
-    )
+    real_open = os.open
+    spy = lambda path, *a, **kw: opened.append(path) or real_open(path, *a, **kw)  # noqa: E731
 
-    summary = clean()
+    with faults(open=spy):
+        summary = clean()
 
     assert stat.S_IFMT(os.lstat(special).st_mode) == kind
-    # The fake_root, one component at a time, and the folder; the special file never.
+    # The root, one component at a time, and the folder; the special file never.
     assert opened == ["/", "srv", "app", "generated_media", "old-dir"]
     assert logged(caplog) == [
         f"INFO skipping {ROOT}/old-dir/special: not a regular file, symlink or directory",
@@ -106,21 +103,19 @@ def test_permission_error_on_one_file_is_counted_and_the_rest_still_goes(
 def test_file_removed_between_scan_and_unlink_is_not_an_error(
     fake_root: Path,
     make_media_file: MakeFile,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     racer = make_media_file(fake_root / "b-raced.png", age=OLD)
     others = [make_media_file(fake_root / name, age=OLD) for name in ("a.png", "c.png")]
-    real_unlink = media.os.unlink
+    real_unlink = os.unlink
 
     def unlink_after_someone_else(name: str, *, dir_fd: int) -> None:
         if name == racer.name:
             real_unlink(racer)  # another process got there first
         real_unlink(name, dir_fd=dir_fd)
 
-    monkeypatch.setattr(media.os, "unlink", unlink_after_someone_else)
-
-    summary = clean()
+    with faults(unlink=unlink_after_someone_else):
+        summary = clean()
 
     assert not racer.exists()
     assert not any(path.exists() for path in others)

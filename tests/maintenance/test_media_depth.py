@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from maintenance import media
 from maintenance.media import walk
 from maintenance.media.root import BACKEND_DIR
-from tests.maintenance.media_support import NOW, clean, counts, logged, numbers
+from tests.maintenance.media_support import NOW, clean, counts, faults, logged, numbers
 
 OLD = (NOW - timedelta(days=30)).timestamp()
 YOUNG = (NOW - timedelta(days=1)).timestamp()
@@ -124,16 +123,15 @@ def test_five_thousand_levels_are_cleaned_to_the_bottom_under_ulimit_n_1024(
 
 
 @pytest.fixture
-def dirs_first(monkeypatch: pytest.MonkeyPatch) -> None:
+def dirs_first() -> Iterator[None]:
     """List subdirectories first, so a level's files are reached after it was closed."""
-    real_scandir = media.os.scandir
-    monkeypatch.setattr(
-        media.os,
-        "scandir",
-        lambda fd: sorted(
+    real_scandir = os.scandir
+    with faults(
+        scandir=lambda fd: sorted(
             real_scandir(fd), key=lambda e: (not e.is_dir(follow_symlinks=False), e.name)
-        ),
-    )
+        )
+    ):
+        yield
 
 
 def warnings(log: list[str]) -> list[str]:
@@ -177,7 +175,6 @@ def test_a_level_whose_child_was_moved_away_is_left_for_the_next_run(
     media_root: Path,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`a` is closed while the walk is in a/b/c/d; then a/b is moved out of the root.
     Back from b, `..` is no longer `a`: a's rest waits for the next run."""
@@ -186,16 +183,15 @@ def test_a_level_whose_child_was_moved_away_is_left_for_the_next_run(
     (a / "zz-old.png").write_bytes(b"x")
     os.utime(a / "zz-old.png", (OLD, OLD))
     os.utime(a, (OLD, OLD))
-    real_unlink = media.os.unlink
+    real_unlink = os.unlink
 
     def unlink(name: str, *, dir_fd: int) -> None:
         if name == "bottom.png":
             os.rename(a / "x", tmp_path / "moved")
         real_unlink(name, dir_fd=dir_fd)
 
-    monkeypatch.setattr(media.os, "unlink", unlink)
-
-    summary = clean(media_root)
+    with faults(unlink=unlink):
+        summary = clean(media_root)
 
     assert warnings(logged(caplog)) == [
         f"WARNING cannot return to {a}: it was moved during the run; "
@@ -203,27 +199,26 @@ def test_a_level_whose_child_was_moved_away_is_left_for_the_next_run(
     ]
     assert (a / "zz-old.png").exists()
     assert summary.errors == 1
-    monkeypatch.setattr(media.os, "unlink", real_unlink)
     assert clean(media_root).deleted == 1  # the next run finishes it
     assert os.listdir(a) == []  # (a itself stays: the move made it young)
 
 
 @pytest.mark.usefixtures("dirs_first", "budget_of_three")
 def test_a_level_that_cannot_be_reopened_is_one_error(
-    media_root: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    media_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     build_chain(media_root, 5)
-    real_open = media.os.open
+    real_open = os.open
 
     def failing(path: str, *args: object, **kwargs: object) -> int:
         if path == "..":
             raise OSError(24, "Too many open files")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(media.os, "open", failing)
     before = open_descriptors()
 
-    summary = clean(media_root)
+    with faults(open=failing):
+        summary = clean(media_root)
 
     assert open_descriptors() == before
     assert warnings(logged(caplog)) == [
@@ -235,18 +230,15 @@ def test_a_level_that_cannot_be_reopened_is_one_error(
 
 
 @pytest.mark.usefixtures("budget_of_three")
-def test_a_bug_below_the_budget_leaves_no_descriptor_open(
-    media_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bug_below_the_budget_leaves_no_descriptor_open(media_root: Path) -> None:
     build_chain(media_root, 6)
 
     def unlink(name: str, *, dir_fd: int) -> None:
         raise RuntimeError("a bug, not an OSError")
 
-    monkeypatch.setattr(media.os, "unlink", unlink)
     before = open_descriptors()
 
-    with pytest.raises(RuntimeError, match="a bug"):
+    with faults(unlink=unlink), pytest.raises(RuntimeError, match="a bug"):
         clean(media_root)
 
     assert open_descriptors() == before

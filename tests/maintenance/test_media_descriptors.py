@@ -5,29 +5,28 @@ from pathlib import Path
 
 import pytest
 
-from maintenance import media
 from tests.clock import OLD
 from tests.maintenance.media_support import (
     AgeEntry,
     MakeFile,
     clean,
     counts,
+    faults,
     numbers,
 )
 
 
 def test_an_unexpected_exception_mid_walk_leaks_no_descriptor(
-    media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+    media_root: Path, make_media_file: MakeFile
 ) -> None:
     make_media_file(media_root / "a" / "b" / "c" / "old.png", age=OLD)
 
     def unlink(name: str, *, dir_fd: int) -> None:
         raise RuntimeError("a bug, not an OSError")
 
-    monkeypatch.setattr(media.os, "unlink", unlink)
     fds_before = set(os.listdir("/proc/self/fd"))
 
-    with pytest.raises(RuntimeError, match="a bug"):
+    with faults(unlink=unlink), pytest.raises(RuntimeError, match="a bug"):
         clean(media_root)
 
     assert set(os.listdir("/proc/self/fd")) == fds_before

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from maintenance import media
 from tests.clock import MEDIA_NOW as NOW
 from tests.clock import OLD, YOUNG
 from tests.maintenance.media_support import (
     AgeEntry,
     MakeFile,
     clean,
+    faults,
     logged,
     notices,
 )
@@ -28,11 +28,9 @@ SHOWN = "old-\\xff"
 EIO = os.strerror(errno.EIO)
 
 
-def _fail(
-    monkeypatch: pytest.MonkeyPatch, call: str, name: str, then: Callable | None = None
-) -> None:
-    """Make `os.<call>(name, ...)` fail with EIO, or run `then()` before the real call."""
-    real = getattr(media.os, call)
+def _fail(fakes: dict, call: str, name: str, then: Callable | None = None) -> None:
+    """Make the cleanup's `<call>(name, ...)` fail with EIO, or run `then()` before it."""
+    real = getattr(os, call)
 
     def fake(path: object, *args: object, **kwargs: object) -> object:
         if path == name:
@@ -41,12 +39,12 @@ def _fail(
             then()
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(media.os, call, fake)
+    fakes[call] = fake
 
 
-def _entry_stat(monkeypatch: pytest.MonkeyPatch, name: str, stat: Callable) -> None:
+def _entry_stat(fakes: dict, name: str, stat: Callable) -> None:
     """List the entry `name` with `stat(real_entry)` as what its stat() gives."""
-    real_scandir = media.os.scandir
+    real_scandir = os.scandir
 
     class Entry:
         def __init__(self, real: os.DirEntry) -> None:
@@ -55,45 +53,41 @@ def _entry_stat(monkeypatch: pytest.MonkeyPatch, name: str, stat: Callable) -> N
         def stat(self, *, follow_symlinks: bool) -> os.stat_result:
             return stat(self.real)
 
-    monkeypatch.setattr(
-        media.os,
-        "scandir",
-        lambda fd: [Entry(e) if e.name == name else e for e in real_scandir(fd)],
-    )
+    fakes["scandir"] = lambda fd: [Entry(e) if e.name == name else e for e in real_scandir(fd)]
 
 
-def _young_file(p, mp, make):
+def _young_file(p, fakes, make):
     make(p / "young.png", age=YOUNG)
     return []
 
 
-def _kept_name(p, mp, make):
+def _kept_name(p, fakes, make):
     make(p / ".gitkeep", age=OLD)
     return []
 
 
-def _special_file(p, mp, make):
+def _special_file(p, fakes, make):
     os.mkfifo(p / "fifo")
     return [f"INFO skipping {p}/fifo: not a regular file, symlink or directory"]
 
 
-def _unstatable_file(p, mp, make):
+def _unstatable_file(p, fakes, make):
     make(p / "eio.png", age=OLD)
 
     def fail(entry: os.DirEntry) -> os.stat_result:
         raise OSError(errno.EIO, EIO)
 
-    _entry_stat(mp, "eio.png", fail)
+    _entry_stat(fakes, "eio.png", fail)
     return [f"WARNING cannot stat {p}/eio.png: {EIO}"]
 
 
-def _undeletable_file(p, mp, make):
+def _undeletable_file(p, fakes, make):
     make(p / "stuck.png", age=OLD)
-    _fail(mp, "unlink", "stuck.png")
+    _fail(fakes, "unlink", "stuck.png")
     return [f"WARNING cannot delete {p}/stuck.png: {EIO}"]
 
 
-def _mount_point(p, mp, make):
+def _mount_point(p, fakes, make):
     (p / "mnt").mkdir()
 
     def on_another_device(entry: os.DirEntry) -> os.stat_result:
@@ -101,7 +95,7 @@ def _mount_point(p, mp, make):
         fields[2] += 1  # st_dev
         return os.stat_result(fields)
 
-    _entry_stat(mp, "mnt", on_another_device)
+    _entry_stat(fakes, "mnt", on_another_device)
     return [f"WARNING skipping {p}/mnt: another filesystem is mounted there"]
 
 
@@ -114,50 +108,50 @@ def _old_child(p, make, *, holding: bool = False) -> Path:
     return child
 
 
-def _unopenable_dir(p, mp, make):
+def _unopenable_dir(p, fakes, make):
     _old_child(p, make)
-    _fail(mp, "open", CHILD)
+    _fail(fakes, "open", CHILD)
     return [f"WARNING cannot open {p}/{SHOWN}: {EIO}"]
 
 
-def _unlistable_dir(p, mp, make):
+def _unlistable_dir(p, fakes, make):
     inode = _old_child(p, make).stat().st_ino
-    real_scandir = media.os.scandir
+    real_scandir = os.scandir
 
     def scandir(fd: int) -> object:
         if os.fstat(fd).st_ino == inode:
             raise OSError(errno.EIO, EIO)
         return real_scandir(fd)
 
-    mp.setattr(media.os, "scandir", scandir)
+    fakes["scandir"] = scandir
     return [f"WARNING cannot list {p}/{SHOWN}: {EIO}"]
 
 
-def _swapped_dir(p, mp, make):
+def _swapped_dir(p, fakes, make):
     child = _old_child(p, make)
 
     def swap() -> None:
         child.rename(p / "moved-away")
         child.mkdir()
 
-    _fail(mp, "open", CHILD, then=swap)
+    _fail(fakes, "open", CHILD, then=swap)
     return [f"WARNING skipping {p}/{SHOWN}: replaced by something else during the run"]
 
 
-def _dir_holding_a_young_file(p, mp, make):
+def _dir_holding_a_young_file(p, fakes, make):
     _old_child(p, make, holding=True)
     return []
 
 
-def _dir_that_cannot_be_removed(p, mp, make):
+def _dir_that_cannot_be_removed(p, fakes, make):
     _old_child(p, make)
-    _fail(mp, "rmdir", CHILD)
+    _fail(fakes, "rmdir", CHILD)
     return [f"WARNING cannot remove directory {p}/{SHOWN}: {EIO}"]
 
 
-def _dir_written_into(p, mp, make):
+def _dir_written_into(p, fakes, make):
     child = _old_child(p, make)
-    _fail(mp, "rmdir", CHILD, then=lambda: (child / "new.png").write_bytes(b"fresh"))
+    _fail(fakes, "rmdir", CHILD, then=lambda: (child / "new.png").write_bytes(b"fresh"))
     return [f"INFO keeping {p}/{SHOWN}: new entries appeared in it during the run"]
 
 
@@ -183,20 +177,21 @@ def test_old_folder_with_an_entry_that_stays_is_kept_and_not_even_tried(
     media_root: Path,
     make_media_file: MakeFile,
     age_entry: AgeEntry,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     stays: Callable,
     company: str,
 ) -> None:
     folder = media_root / "old-folder"
     folder.mkdir()
-    expected = stays(folder, monkeypatch, make_media_file)
+    fakes: dict[str, Callable] = {}
+    expected = stays(folder, fakes, make_media_file)
     if company == "beside-a-fifo":
         os.mkfifo(folder / "pipe")
         expected.append(f"INFO skipping {folder}/pipe: not a regular file, symlink or directory")
     age_entry(folder, OLD)
 
-    summary = clean(media_root)
+    with faults(**fakes):
+        summary = clean(media_root)
 
     assert folder.is_dir()
     assert sorted(notices(logged(caplog))) == sorted(expected)

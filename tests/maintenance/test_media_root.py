@@ -14,12 +14,11 @@ from django.core.management import CommandError, call_command
 from freezegun import freeze_time
 from pytest_django.fixtures import Settings
 
-from maintenance import media
 from maintenance.media import MediaRootError, delete_old_media
 from maintenance.media.root import BACKEND_DIR, absolute_root
 from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_generated_media
-from tests.maintenance.media_support import NOW, WEEK, clean, logged
+from tests.maintenance.media_support import NOW, WEEK, clean, faults, logged
 
 OLD = timedelta(days=30)
 REPO = BACKEND_DIR.parent
@@ -28,13 +27,10 @@ REPO = BACKEND_DIR.parent
 def refused(root: str, **kwargs: object) -> str:
     """Run a dry run on `root`; return the refusal, after checking nothing was opened."""
     opened: list[object] = []
-    real_open = media.os.open
-    media.os.open = lambda path, *a, **kw: opened.append(path) or real_open(path, *a, **kw)
-    try:
-        with pytest.raises(MediaRootError) as raised:
-            delete_old_media(root=Path(root), now=NOW, max_age=WEEK, dry_run=True, **kwargs)
-    finally:
-        media.os.open = real_open
+    real_open = os.open
+    spy = lambda path, *a, **kw: opened.append(path) or real_open(path, *a, **kw)  # noqa: E731
+    with faults(open=spy), pytest.raises(MediaRootError) as raised:
+        delete_old_media(root=Path(root), now=NOW, max_age=WEEK, dry_run=True, **kwargs)
     assert opened == []  # refused before anything was opened
     return str(raised.value)
 

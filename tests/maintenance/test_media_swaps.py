@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from maintenance import media
 from maintenance.media import MediaRootError
-from tests.maintenance.media_support import NOW, MakeFile, clean, counts, logged, numbers
+from tests.maintenance.media_support import NOW, MakeFile, clean, counts, faults, logged, numbers
 
 OLD = timedelta(days=30)
 
@@ -75,14 +74,14 @@ def changed_line(root: Path, changed: Path) -> str:
 
 @pytest.mark.parametrize("link", [True, False], ids=["parent-now-a-link", "parent-moved-away"])
 def test_a_swap_between_opening_and_checking_the_root_refuses_the_run(
-    tmp_path: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch, link: bool
+    tmp_path: Path, make_media_file: MakeFile, link: bool
 ) -> None:
     """The parent is swapped just after the root was opened through it: the descriptor
     and the path no longer name the same folder (or the path names nothing)."""
     root = tmp_path / "site" / "media"
     kept = make_media_file(root / "old.png", age=OLD)
     decoy = make_media_file(tmp_path / "outside" / "media" / "old.png", age=OLD)
-    real_stat = media.os.stat
+    real_stat = os.stat
 
     def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
         if path == str(root):
@@ -91,23 +90,24 @@ def test_a_swap_between_opening_and_checking_the_root_refuses_the_run(
                 os.symlink(tmp_path / "outside", tmp_path / "site")
         return real_stat(path, *args, **kwargs)
 
-    monkeypatch.setattr(media.os, "stat", stat)
+    with faults(stat=stat):
+        refusal = refusal_of(root)
 
-    assert refusal_of(root) == changed_line(root, root)
+    assert refusal == changed_line(root, root)
     assert decoy.exists()
     assert (tmp_path / "site.moved" / "media" / kept.name).exists()
 
 
 @pytest.mark.parametrize("then", ["gone", "back"])
 def test_a_parent_that_was_a_link_only_while_it_was_opened_refuses_the_run(
-    tmp_path: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch, then: str
+    tmp_path: Path, make_media_file: MakeFile, then: str
 ) -> None:
     """The open meets a link; by the time the walk looks, the name is gone or a folder
     again. Either way the path moved under the open: the run is refused, not misreported."""
     root = tmp_path / "site" / "media"
     kept = make_media_file(root / "old.png", age=OLD)
     decoy = make_media_file(tmp_path / "outside" / "media" / "old.png", age=OLD)
-    real_open = media.os.open
+    real_open = os.open
 
     def racing_open(name: str, flags: int, **kwargs: int) -> int:
         if name != "site":
@@ -121,21 +121,22 @@ def test_a_parent_that_was_a_link_only_while_it_was_opened_refuses_the_run(
             if then == "back":
                 os.rename(tmp_path / "site.real", tmp_path / "site")
 
-    monkeypatch.setattr(media.os, "open", racing_open)
+    with faults(open=racing_open):
+        refusal = refusal_of(root)
 
-    assert refusal_of(root) == changed_line(root, tmp_path / "site")
+    assert refusal == changed_line(root, tmp_path / "site")
     assert decoy.exists()
     assert (kept if then == "back" else tmp_path / "site.real" / "media" / "old.png").exists()
 
 
 def test_a_root_link_replaced_before_it_is_read_refuses_the_run(
-    tmp_path: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, make_media_file: MakeFile
 ) -> None:
     """The root was a link when opened, a folder when read: no raw OSError, a refusal."""
     make_media_file(tmp_path / "data" / "old.png", age=OLD)
     root = tmp_path / "media"
     root.symlink_to(tmp_path / "data")
-    real_readlink = media.os.readlink
+    real_readlink = os.readlink
 
     def readlink(name: str, **kwargs: int) -> str:
         if "dir_fd" in kwargs:  # the open's read, not realpath's
@@ -143,23 +144,25 @@ def test_a_root_link_replaced_before_it_is_read_refuses_the_run(
             root.mkdir()
         return real_readlink(name, **kwargs)
 
-    monkeypatch.setattr(media.os, "readlink", readlink)
+    with faults(readlink=readlink):
+        refusal = refusal_of(root)
 
-    assert refusal_of(root) == changed_line(root, root)
+    assert refusal == changed_line(root, root)
     assert (tmp_path / "data" / "old.png").exists()
 
 
 def test_a_link_vanishing_under_realpath_leaves_the_decision_to_the_open(
-    media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+    media_root: Path, make_media_file: MakeFile
 ) -> None:
     old = make_media_file(media_root / "old.png", age=OLD)
 
     def vanished(path: str) -> str:
         raise FileNotFoundError(2, "No such file or directory", path)
 
-    monkeypatch.setattr(media.os.path, "realpath", vanished)
+    with faults(realpath=vanished):
+        summary = clean(media_root)
 
-    assert clean(media_root).deleted == 1
+    assert summary.deleted == 1
     assert not old.exists()
 
 

@@ -14,6 +14,10 @@ _GLOB_CHARS = frozenset("*?[")
 # power of two: the test is a mask), so a large flat folder stops soon after it is asked.
 STOP_POLL_ENTRIES = 1024
 PROGRESS_EVERY = 4096  # entries between two calls of a progress callback inside one folder
+# The two calls that change the tree, as this module's own names: a test injects a fault
+# by replacing them here, not `os.unlink` for the whole process.
+unlink = os.unlink
+rmdir = os.rmdir
 
 
 class Sweep:
@@ -40,6 +44,7 @@ class Sweep:
         old file, as GNU find does), so it is written flat: rarer cases call out to methods.
         """
         cutoff_ns, root_dev, dry_run = self.cutoff_ns, walk.root_dev, self.dry_run
+        unlink_at = unlink  # bound once per run, not looked up per old file
         kept = self._kept if self.keep_globs else self.keep_names.__contains__
         every = PROGRESS_EVERY if self.progress else -1  # one int compare per entry, either way
         if walk.probe is None:
@@ -87,7 +92,7 @@ class Sweep:
                         logger.debug("would delete {}", walk.where(name))
                     else:
                         try:
-                            os.unlink(name, dir_fd=fd)
+                            unlink_at(name, dir_fd=fd)
                         except FileNotFoundError:
                             continue  # removed by someone else between scan and unlink
                         except OSError as exc:
@@ -140,7 +145,7 @@ class Sweep:
             logger.debug("would remove directory {}", where)
         else:
             try:
-                os.rmdir(done.name, dir_fd=parent.fd)
+                rmdir(done.name, dir_fd=parent.fd)
             except FileNotFoundError:
                 return True
             except OSError as exc:

@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from freezegun import freeze_time
 from pytest_django.fixtures import Settings
 
-from maintenance import media
+from tests.maintenance.media_support import faults
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # == conftest MEDIA_NOW
 OLD = timedelta(days=8)  # the edge itself: tests/maintenance/test_media_cutoff.py
@@ -117,20 +117,19 @@ def test_max_age_and_keep_list_come_from_settings(
 
 
 def test_item_errors_are_counted_and_the_command_still_succeeds(
-    media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+    media_root: Path, make_media_file: MakeFile
 ) -> None:
     stuck = make_media_file(media_root / "stuck.png", age=OLD)
     other = make_media_file(media_root / "other.png", age=OLD)
-    real_unlink = media.os.unlink
+    real_unlink = os.unlink
 
     def unlink(name: str, *, dir_fd: int) -> None:
         if name == stuck.name:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
         real_unlink(name, dir_fd=dir_fd)
 
-    monkeypatch.setattr(media.os, "unlink", unlink)
-
-    summary = json.loads(run_command("--json"))  # no CommandError
+    with faults(unlink=unlink):
+        summary = json.loads(run_command("--json"))  # no CommandError
 
     assert stuck.exists()
     assert not other.exists()

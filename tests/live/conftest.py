@@ -28,6 +28,7 @@ from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from tests.factories import OutstandingTokenFactory
+from tests.live.processes import FlowerProcess, ProcessRegistry, wait_for
 from tests.live.servers import (
     LIVE_AMQP_URL,
     LIVE_POSTGRES_URL,
@@ -35,7 +36,7 @@ from tests.live.servers import (
     is_reachable,
     require_server,
 )
-from tests.live.stack import FlowerProcess, LiveStack, ProcessRegistry, wait_for
+from tests.live.stack import LiveStack
 
 __all__ = ["celery_app", "celery_worker"]  # re-exported as fixtures for tests/live
 

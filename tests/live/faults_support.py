@@ -15,8 +15,10 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from maintenance.models import MaintenanceRun
 from tests.factories import signed_refresh_token
-from tests.live.stack import CELERY, LiveStack, ProcessRegistry, wait_for
+from tests.live.processes import CELERY, ProcessRegistry, wait_for
+from tests.live.stack import LiveStack
 
 
 @dataclass
@@ -176,3 +178,49 @@ def other_sessions(alias: str) -> int:
             "AND backend_type = 'client backend'"  # not autovacuum
         )
         return cursor.fetchone()[0]
+
+
+def runs_of(alias: str, task: str) -> list[MaintenanceRun]:
+    """The run-history rows of `task` in the database behind `alias`, oldest first."""
+    return list(MaintenanceRun.objects.using(alias).filter(task=task).order_by("started_at"))
+
+
+TOKENS_QUEUE = "pm-faults-tokens"
+BATCH_SIZE = 25
+
+
+@dataclass
+class TokenWorkers:
+    """Two prefork workers on the servers stack's broker, consuming TOKENS_QUEUE."""
+
+    stack: LiveStack
+    processes: ProcessRegistry
+    root: Path
+    workers: list[FaultWorker]
+    started: int = 0
+
+    def launch(self) -> FaultWorker:
+        self.started += 1
+        return launch_fault_worker(
+            self.stack,
+            self.processes,
+            self.root,
+            name=f"tokens{self.started}",
+            queue=TOKENS_QUEUE,
+            pool="prefork",
+            env={"TOKEN_CLEANUP_BATCH_SIZE": str(BATCH_SIZE)},
+            # How long the parent waits for a late result from a dead pool process before
+            # it declares the job lost (and, with reject_on_worker_lost, requeues it).
+            # Celery's default is 10 s; one is plenty when nothing can arrive late.
+            config=("worker.lost_wait=1",),
+        )
+
+    def by_node(self, node: str) -> FaultWorker:
+        return next(worker for worker in self.workers if worker.node == node)
+
+    def replace(self, dead: FaultWorker) -> FaultWorker:
+        """Start a fresh worker in place of `dead` (already killed) and wait for it."""
+        fresh = self.launch()
+        self.workers[self.workers.index(dead)] = fresh
+        wait_ready(self.stack, fresh)
+        return fresh

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.live.stack import BACKEND_DIR, CELERY, ProcessRegistry, wait_for
+from tests.live.processes import BACKEND_DIR, CELERY, ProcessRegistry, wait_for
 
 EXCHANGES = ("celery", "celeryev", "celery.pidbox", "reply.celery.pidbox")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.live.processes import ProcessRegistry, wait_for
 from tests.live.soak_support import (
     bindings,
     broker_files,
@@ -17,7 +18,6 @@ from tests.live.soak_support import (
     start_and_kill,
     start_worker,
 )
-from tests.live.stack import ProcessRegistry, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.soak, pytest.mark.timeout(60)]
 

@@ -1,4 +1,4 @@
-"""Faults with real worker processes: concurrent runs, killed runs, and unreachable servers.
+"""Faults with real worker processes: concurrent runs, killed runs, an unreachable database.
 
 The token scenarios run on Redis + PostgreSQL (mode 4) with two extra prefork workers
 (one pool child each, prefetch 1) that consume a queue of their own and clean in
@@ -7,12 +7,9 @@ enough to overlap another run, or to be killed in the middle.
 """
 
 import os
-import resource
 import signal
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 import pytest
@@ -29,69 +26,33 @@ from tests.live.conftest import (
     OLD,
     REDIS_BROKER_DB,
     LiveStacks,
-    file_with_mtime,
 )
 from tests.live.faults_support import (
+    BATCH_SIZE,
+    TOKENS_QUEUE,
     FaultWorker,
     TokenTable,
+    TokenWorkers,
     launch_fault_worker,
     orphan_blacklist_rows,
     other_sessions,
     received_count,
+    runs_of,
     seed_token_table,
     surviving_rows,
     wait_ready,
 )
+from tests.live.processes import ProcessRegistry, free_port, wait_for
 from tests.live.servers import LIVE_POSTGRES_URL, require_server
-from tests.live.stack import BACKEND_DIR, CELERY, LiveStack, ProcessRegistry, free_port, wait_for
+from tests.live.stack import LiveStack
 
 pytestmark = [pytest.mark.live, pytest.mark.faults, pytest.mark.timeout(90)]
 
-EMBEDDED = pytest.param("embedded", id="embedded-broker")
 SERVERS = pytest.param("servers", marks=pytest.mark.servers, id="redis+postgres")
 
-TOKENS_QUEUE = "pm-faults-tokens"
 NO_DATABASE_QUEUE = "pm-faults-nodb"
 TOKEN_COUNT = 2000
-BATCH_SIZE = 25
 RESULT_TIMEOUT_S = 60
-
-
-@dataclass
-class TokenWorkers:
-    """Two prefork workers on the servers stack's broker, consuming TOKENS_QUEUE."""
-
-    stack: LiveStack
-    processes: ProcessRegistry
-    root: Path
-    workers: list[FaultWorker]
-    started: int = 0
-
-    def launch(self) -> FaultWorker:
-        self.started += 1
-        return launch_fault_worker(
-            self.stack,
-            self.processes,
-            self.root,
-            name=f"tokens{self.started}",
-            queue=TOKENS_QUEUE,
-            pool="prefork",
-            env={"TOKEN_CLEANUP_BATCH_SIZE": str(BATCH_SIZE)},
-            # How long the parent waits for a late result from a dead pool process before
-            # it declares the job lost (and, with reject_on_worker_lost, requeues it).
-            # Celery's default is 10 s; one is plenty when nothing can arrive late.
-            config=("worker.lost_wait=1",),
-        )
-
-    def by_node(self, node: str) -> FaultWorker:
-        return next(worker for worker in self.workers if worker.node == node)
-
-    def replace(self, dead: FaultWorker) -> FaultWorker:
-        """Start a fresh worker in place of `dead` (already killed) and wait for it."""
-        fresh = self.launch()
-        self.workers[self.workers.index(dead)] = fresh
-        wait_ready(self.stack, fresh)
-        return fresh
 
 
 def _servers_stack(live_stacks: LiveStacks) -> LiveStack:
@@ -166,10 +127,6 @@ def _assert_one_clean_run(alias: str, table: TokenTable) -> None:
     assert orphan_blacklist_rows(alias) == 0
 
 
-def _runs_of(alias: str, task: str) -> list[MaintenanceRun]:
-    return list(MaintenanceRun.objects.using(alias).filter(task=task).order_by("started_at"))
-
-
 def _send_tokens_task(stack: LiveStack, queue: str = TOKENS_QUEUE) -> AsyncResult:
     client = stack.client()
     try:
@@ -197,7 +154,7 @@ def test_two_workers_running_the_token_task_at_once_end_as_one_clean_run(
     # Each worker took one message (prefetch 1 with acks_late), and the two runs overlapped.
     assert {first.worker, second.worker} == {worker.node for worker in token_workers.workers}
     with django_db_blocker.unblock():
-        runs = _runs_of(live_stack.alias, "clean_blacklisted_tokens")
+        runs = runs_of(live_stack.alias, "clean_blacklisted_tokens")
         _assert_one_clean_run(live_stack.alias, token_table)
     assert [run.outcome for run in runs] == ["ok", "ok"]
     assert runs[1].started_at < runs[0].finished_at, "the two runs did not overlap"
@@ -239,7 +196,7 @@ def test_pool_process_killed_mid_run_is_redelivered_and_the_rerun_finishes_the_j
     assert received_count(logs, result.id) == 2
     with django_db_blocker.unblock():
         _assert_one_clean_run(live_stack.alias, token_table)
-        runs = _runs_of(live_stack.alias, "clean_blacklisted_tokens")
+        runs = runs_of(live_stack.alias, "clean_blacklisted_tokens")
     assert [run.outcome for run in runs] == ["ok"]  # the killed attempt wrote no row
     assert runs[0].summary == summary
 
@@ -290,90 +247,6 @@ def _unacked_tag(broker: redis.Redis, task_id: str) -> bytes:
         if task_id.encode() in message:
             return tag
     raise AssertionError(f"no unacknowledged message for {task_id}")
-
-
-# --- the broker unreachable when `celery call` runs ----------------------------------------
-def _celery_call(env: dict[str, str], **limits: int) -> subprocess.CompletedProcess:
-    def set_limits() -> None:
-        for name, value in limits.items():
-            resource.setrlimit(getattr(resource, name), (value, value))
-
-    return subprocess.run(
-        [CELERY, "-A", "config", "call", "clean_generated_media"],
-        cwd=BACKEND_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,  # a CLI that keeps retrying fails here instead of hanging the suite
-        check=False,
-        preexec_fn=set_limits if limits else None,
-    )
-
-
-@pytest.mark.parametrize(
-    ("live_stack", "url", "error"),
-    [
-        pytest.param(
-            "servers",
-            "redis://127.0.0.1:{port}/0",
-            "Error 111 connecting to 127.0.0.1:{port}. Connection refused.",
-            marks=pytest.mark.servers,
-            id="redis",
-        ),
-        pytest.param(
-            "rabbitmq",
-            "amqp://guest:guest@127.0.0.1:{port}//",
-            "[Errno 111] Connection refused",
-            marks=pytest.mark.servers,
-            id="rabbitmq",
-        ),
-    ],
-    indirect=["live_stack"],
-)
-def test_celery_call_with_the_broker_unreachable_exits_nonzero_and_sends_nothing(
-    live_stack: LiveStack, url: str, error: str, django_db_blocker
-) -> None:
-    old = file_with_mtime(live_stack.media_root, "old.png", OLD)
-    port = free_port()
-    with django_db_blocker.unblock():
-        runs_before = len(_runs_of(live_stack.alias, "clean_generated_media"))
-
-    done = _celery_call({**live_stack.env, "CELERY_BROKER_URL": url.format(port=port)})
-
-    assert done.returncode == 1
-    assert done.stdout == ""  # no task id: nothing claims to have been sent
-    last_line = done.stderr.strip().splitlines()[-1]
-    assert last_line == f"kombu.exceptions.OperationalError: {error.format(port=port)}"
-    assert old.exists()
-    # The real broker got nothing: the next message it carries is the only one to run.
-    client = live_stack.client()
-    client.send_task("clean_generated_media").get(timeout=RESULT_TIMEOUT_S, interval=0.05)
-    client.close()
-    assert not old.exists()
-    with django_db_blocker.unblock():
-        assert len(_runs_of(live_stack.alias, "clean_generated_media")) == runs_before + 1
-
-
-@pytest.mark.parametrize("live_stack", [EMBEDDED], indirect=True)
-def test_celery_call_on_a_full_disk_fails_and_leaves_no_partial_message_in_the_queue(
-    live_stack: LiveStack, tmp_path: Path
-) -> None:
-    # A file size limit makes the message write stop part-way, as a full disk does.
-    # kombu's own filesystem transport ignored the short write, printed a task id, and
-    # left a truncated file that stopped the next worker (config/broker.py).
-    broker = tmp_path / "broker"
-    env = {**live_stack.env, "CELERY_BROKER_FOLDER": str(broker), "LOG_DIR": str(tmp_path)}
-
-    done = _celery_call(env, RLIMIT_FSIZE=512)  # a message is about 900 bytes
-
-    assert done.returncode == 1
-    assert done.stdout == ""
-    last_line = done.stderr.strip().splitlines()[-1]
-    assert last_line == (
-        "kombu.exceptions.OperationalError: "
-        f"cannot write a message to {broker / 'queue'}: File too large"
-    )
-    assert sorted(os.listdir(broker / "queue")) == []  # neither a message nor a partial file
 
 
 # --- the database unreachable when the task starts ----------------------------------------

@@ -11,7 +11,8 @@ import psutil
 import pytest
 
 from tests.live.conftest import OLD, file_with_mtime, mint_refresh_token
-from tests.live.stack import FlowerProcess, LiveStack, wait_for
+from tests.live.processes import FlowerProcess, wait_for
+from tests.live.stack import LiveStack
 
 EMBEDDED = pytest.param("embedded", id="embedded-broker")
 

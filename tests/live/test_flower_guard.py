@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.live.stack import (
+from tests.live.processes import (
     BACKEND_DIR,
     CELERY,
     FlowerProcess,

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.live.stack import ProcessRegistry, free_port, wait_for
+from tests.live.processes import ProcessRegistry, free_port, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.soak, pytest.mark.timeout(300)]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.stack import free_port, wait_for
+from tests.live.processes import free_port, wait_for
 from tests.live.terminal import make_target_and_ctrl_c
 
 pytestmark = [pytest.mark.live, pytest.mark.soak, pytest.mark.timeout(180)]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.live.stack import ProcessRegistry, wait_for
+from tests.live.processes import ProcessRegistry, wait_for
 
 
 def test_stop_all_kills_the_whole_process_group_and_survivors_says_so(tmp_path: Path) -> None:

@@ -25,7 +25,8 @@ from maintenance import tokens
 from maintenance.tokens import delete_expired_tokens
 from tests.live.conftest import FAR_FUTURE, OLD, mint_refresh_token
 from tests.live.faults_support import orphan_blacklist_rows, seed_token_table, surviving_rows
-from tests.live.stack import BACKEND_DIR, LiveStack, ProcessRegistry, wait_for
+from tests.live.processes import BACKEND_DIR, ProcessRegistry, wait_for
+from tests.live.stack import LiveStack
 
 pytestmark = [pytest.mark.live, pytest.mark.faults, pytest.mark.timeout(120)]
 

@@ -13,8 +13,9 @@ import pytest
 import redis
 
 from tests.live.conftest import LIVE_DB, REDIS_AMQP_RESULTS_DB, _postgres_admin
+from tests.live.processes import ProcessRegistry
 from tests.live.servers import LIVE_POSTGRES_URL, LIVE_REDIS_URL, require_server
-from tests.live.stack import LiveStack, ProcessRegistry
+from tests.live.stack import LiveStack
 from tests.live.topology import FakeClock, Topology, require_libfaketime
 from tests.live.topology_timeline import TOKENS, WEB1, WEB2, Observed, run_timeline, utc
 

@@ -14,7 +14,8 @@ from celery.exceptions import TaskRevokedError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from tests.live.conftest import FAR_FUTURE, OLD, file_with_mtime, mint_refresh_token
-from tests.live.stack import BACKEND_DIR, CELERY, LiveStack, wait_for
+from tests.live.processes import BACKEND_DIR, CELERY, wait_for
+from tests.live.stack import LiveStack
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(90)]
 

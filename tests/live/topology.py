@@ -22,8 +22,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.live.processes import BACKEND_DIR, ProcessRegistry, wait_for
 from tests.live.servers import servers_required
-from tests.live.stack import BACKEND_DIR, LiveStack, ProcessRegistry, wait_for
+from tests.live.stack import LiveStack
 
 ROOT = BACKEND_DIR.parent
 HONCHO = str(Path(sys.executable).with_name("honcho"))

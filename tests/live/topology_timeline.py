@@ -19,7 +19,8 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from maintenance.models import MaintenanceRun
 from tests.live.conftest import file_with_mtime, mint_refresh_token
-from tests.live.stack import FlowerProcess, LiveStack, free_port, wait_for
+from tests.live.processes import FlowerProcess, free_port, wait_for
+from tests.live.stack import LiveStack
 from tests.live.topology import FLOWER_AUTH, Topology
 
 TOKENS, WEB1, WEB2 = (

@@ -34,6 +34,7 @@ WORKSPACE = REPO / ".mutation"
 MUTATED = [
     "maintenance/media/",
     "maintenance/tokens.py",
+    "maintenance/token_exp.py",
     "maintenance/token_sql.py",
     "maintenance/tasks.py",
     "maintenance/runs.py",

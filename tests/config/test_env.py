@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from config import env
+from config import parsers
 from config.env import SettingsError, exit_on_bad_settings, read_environment
 from tests.config.bad_settings import BAD_SETTINGS, filled
 
@@ -77,7 +77,7 @@ def test_numbers_are_taken_up_to_their_bounds_and_no_further(
 def test_defaults_when_nothing_is_set(environ: pytest.MonkeyPatch) -> None:
     values = read_environment()
 
-    backend = Path(env.__file__).parents[1]
+    backend = Path(parsers.__file__).parents[1]
     assert values["DATABASE_URL"]["NAME"] == str(backend / "db.sqlite3")
     assert (values["CELERY_BROKER_URL"], values["LOG_LEVEL"]) == (
         "filesystem://localhost//",
@@ -129,7 +129,7 @@ def test_a_log_folder_in_an_unwritable_folder_is_refused(
     environ: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Root passes access(2) almost everywhere, so the refusal is injected at the module's seam."""
-    environ.setattr(env, "_is_writable", lambda path: path != tmp_path)
+    environ.setattr(parsers, "_is_writable", lambda path: path != tmp_path)
     environ.setenv("LOG_DIR", str(tmp_path / "logs"))
 
     with pytest.raises(SettingsError) as raised:

@@ -9,8 +9,8 @@ import pytest
 from environs import ValidationError
 
 from config.celery import BEAT_EXPIRES_S, MEDIA_SCHEDULE, TOKENS_SCHEDULE, app, beat_schedule
-from config.env import media_hosts
 from config.hosts import media_entry, media_queue, parse_media_hosts
+from config.parsers import media_hosts
 
 BACKEND = Path(__file__).resolve().parents[2] / "backend"
 

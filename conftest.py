@@ -15,8 +15,8 @@ from config.logs import configure_logging
 def _logs_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Keep test runs from writing into backend/logs.
 
-    `settings.LOG_DIR` changes too: a worker started in-process reconfigures logging
-    from the settings (config.celery's `setup_logging` receiver).
+    `settings.LOG_DIR` changes too: a worker started in-process sets Django up again, which
+    reconfigures logging from the settings (config.logs.configure, LOGGING_CONFIG).
     """
     log_dir = tmp_path_factory.mktemp("logs")
     django_settings.LOG_DIR = log_dir

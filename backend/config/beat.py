@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.schedules import crontab, schedule
 
-ENTRY_HEADER = "beat_entry"
-FIRE_TIME_HEADER = "beat_fire_time"
+from maintenance.once import ENTRY_HEADER, FIRE_TIME_HEADER
+
 # How far back a fire time is looked for: beyond any catch-up deadline in use (6 h) and a
 # month's cron period, so a walk from a long-stale `last_run_at` stays short.
 LOOKBACK = timedelta(days=32)

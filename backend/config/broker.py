@@ -126,8 +126,8 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
-    """`filesystem://` with whole-or-nothing sends and queue expiry (config/celery.py maps
-    the scheme here)."""
+    """`filesystem://` with whole-or-nothing sends and queue expiry (settings.py names it:
+    CELERY_BROKER_TRANSPORT)."""
 
     Channel = Channel
 

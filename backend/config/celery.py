@@ -3,22 +3,18 @@
 import gc
 import os
 from functools import partial
+from pathlib import Path
 
 from celery import Celery
 from celery.apps import worker as celery_worker_app
 from celery.platforms import EX_OK
 from celery.schedules import crontab
 from celery.signals import setup_logging, worker_init, worker_shutdown
-from kombu.transport import TRANSPORT_ALIASES
 
 from config.flower import guard_flower
 from config.hosts import MEDIA_ENTRY, media_entry, media_queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# `filesystem://` (the embedded broker) names kombu's filesystem transport with
-# whole-or-nothing sends (config/broker.py): a full disk fails `celery call` instead of
-# leaving a truncated message that stops the worker. Other schemes are untouched.
-TRANSPORT_ALIASES["filesystem"] = "config.broker:Transport"
 
 # Ctrl-C is how `make run` is stopped: its warm shutdown exits 0, as SIGTERM's does
 # (Celery exits 1 on it; a second Ctrl-C still forces a cold shutdown and exits 1).
@@ -100,18 +96,24 @@ def _install_beat_schedule(sender: Celery, **_kwargs: object) -> None:
     from django.conf import settings
 
     sender.conf.beat_schedule = beat_schedule(settings.GENERATED_MEDIA_HOSTS)
+    make_embedded_folders(sender.conf)
+
+
+def make_embedded_folders(conf: object) -> None:
+    """Make the folders of the embedded broker and of an SQLite result backend, if used."""
+    if conf.broker_transport == "config.broker:Transport":
+        options = conf.broker_transport_options
+        for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
+    if conf.result_backend.startswith("db+sqlite:///"):
+        Path(conf.result_backend.removeprefix("db+sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
 
 
 @setup_logging.connect
-def _use_loguru(**_kwargs: object) -> None:
-    """Keep Celery from reconfiguring logging: loguru (config/logs.py) stays in charge."""
-    from django.conf import settings
-
-    from config.logs import configure_logging
-
-    configure_logging(
-        log_dir=settings.LOG_DIR, level=settings.LOG_LEVEL, json_logs=settings.LOG_JSON
-    )
+def _leave_logging_to_django(**_kwargs: object) -> None:
+    """Connected, so Celery leaves logging as Django's LOGGING_CONFIG set it (config/logs.py)."""
 
 
 @worker_init.connect

@@ -1,25 +1,20 @@
 """One place for logging: loguru sinks, with stdlib logging (Django, Celery) routed in.
 
-Sinks: stderr, and a rotating file `LOG_DIR/backend.log`. `LOG_JSON=1` makes both JSON
-lines. Anything shaped like a JWT is redacted from each sink's final text (message,
-exception, traceback, `extra`, JSON), so a token string never reaches a log even if a
-caller passes one by mistake; `redact_exception` does the same to an exception that leaves
-a run, for the history, the result backend, Flower and the command's error line.
-
-The file is written by a stdlib `RotatingFileHandler` that loguru uses as its sink, and
-that handler also hangs on a silent stdlib logger. Celery's embedded beat closes every
-descriptor that no stdlib logging handler holds when it starts (`close_open_fds`), so a
-plain loguru file sink would write to a closed, or worse a reused, descriptor there.
+Django calls `configure` once, at setup (settings.LOGGING_CONFIG); the rules (sinks, JSON,
+JWT redaction, why the file hangs on a stdlib handler): docs/periodic-tasks.md, "Logging".
 """
 
 import inspect
 import logging
 import logging.handlers
-import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
+
+from config.env import SettingsError, one_line_on_bad_settings
+from maintenance.redaction import redact
 
 LOG_FILE_NAME = "backend.log"
 ROTATION_BYTES = 20 * 1024 * 1024  # rotate backend.log at 20 MB...
@@ -27,45 +22,10 @@ RETENTION_FILES = 10  # ...and keep backend.log.1 to backend.log.10
 TEXT_FORMAT = (
     "{time:YYYY-MM-DD HH:mm:ss.SSS!UTC} | {level: <8} | {name}:{function}:{line} - {message}"
 )
-_FILE_HOLDER = logging.getLogger("config.logs.file")  # holds the handler; logs nothing
+# Holds the file's handler and logs nothing: embedded beat closes every descriptor that no
+# stdlib handler holds (celery.beat's close_open_fds), the log file's too otherwise.
+_FILE_HOLDER = logging.getLogger("config.logs.file")
 _FILE_HOLDER.propagate = False
-
-# Three base64url segments, the first a JSON header ("eyJ" is base64 for '{"').
-_JWT_PATTERN = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*")
-REDACTED = "<redacted-jwt>"
-
-
-def redact(text: str) -> str:
-    """Replace every JWT-shaped substring of `text` with a fixed marker."""
-    return _JWT_PATTERN.sub(REDACTED, text)
-
-
-def redact_exception(exc: BaseException | None) -> BaseException | None:
-    """Redact the JWTs in `exc`'s message, notes and chained exceptions, in place; return it.
-
-    In place, so that the traceback and the exception's type (which retry rules match) stay.
-    """
-    pending: list[BaseException | None] = [exc]
-    seen: set[int] = set()
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        current.args = tuple(_redact_arg(arg) for arg in current.args)
-        if hasattr(current, "__notes__"):
-            current.__notes__ = [redact(str(note)) for note in current.__notes__]
-        pending += [current.__cause__, current.__context__]
-    return exc
-
-
-def _redact_arg(arg: object) -> object:
-    """`arg` redacted; anything else holding a JWT (bytes, a tuple) becomes its redacted repr."""
-    if isinstance(arg, str):
-        return redact(arg)
-    text = repr(arg)
-    redacted = redact(text)
-    return arg if redacted == text else redacted
 
 
 def _redact_record(record: dict) -> None:
@@ -103,6 +63,22 @@ class InterceptHandler(logging.Handler):
         logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
 
 
+def configure(options: dict[str, Any]) -> None:
+    """Django's LOGGING_CONFIG hook: `configure_logging(**settings.LOGGING)`.
+
+    A log folder that cannot be made is a bad setting (one line, exit 2): access() cannot
+    foresee every refusal (root may "write" in /proc, where mkdir fails).
+    """
+    with one_line_on_bad_settings():
+        try:
+            configure_logging(**options)
+        except OSError as error:
+            raise SettingsError(
+                f"LOG_DIR={str(options['log_dir'])!r} is invalid: expected a writable folder "
+                f"({error.strerror})"
+            ) from None
+
+
 def configure_logging(*, log_dir: Path, level: str, json_logs: bool) -> None:
     """(Re)install the loguru sinks and route the stdlib root logger into them."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +101,11 @@ def configure_logging(*, log_dir: Path, level: str, json_logs: bool) -> None:
     logger.add(_Redacted(sys.stderr), format=TEXT_FORMAT, **common)
     logger.add(file_handler, format=TEXT_FORMAT, **common)  # redacted by _OneLine
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    for name in ("django", "django.server"):  # Django's defaults, which it set just before
+        django_logger = logging.getLogger(name)
+        django_logger.handlers.clear()
+        django_logger.setLevel(logging.NOTSET)
+        django_logger.propagate = True
 
 
 class _OneLine(logging.Formatter):

@@ -1,15 +1,13 @@
 """Django settings. Every value that differs between a laptop and production comes
 from the environment, with a default that works on a laptop with no server installed.
+Importing them reads the environment and nothing else: folders are made by what uses them.
 
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
-import contextlib
-
 from config.env import (
     BASE_DIR,  # noqa: F401 (backend/; the setting Django projects expect)
     VAR_DIR,
-    SettingsError,
     read_environment,
 )
 
@@ -84,11 +82,8 @@ USE_I18N = True
 LANGUAGE_CODE = "en-us"
 
 STATIC_URL = "static/"
+# WhiteNoise serves this folder (`make web` collects into it; config/wsgi.py makes it).
 STATIC_ROOT = VAR_DIR / "static"
-# WhiteNoise serves this folder (`make web` collects into it); it warns at every start while
-# the folder is missing (a fresh clone), so it exists, empty, until then.
-with contextlib.suppress(OSError):  # a read-only deployment collected it at build time
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- REST framework and JWT ---------------------------------------------------
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
@@ -105,13 +100,14 @@ SIMPLE_JWT = {
 # --- Celery -------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # The defaults need no server: kombu's filesystem transport (it has fanout, so
-# `inspect ping`, events and Flower work) and an SQLite result backend.
+# `inspect ping`, events and Flower work) and an SQLite result backend. config/celery.py
+# makes their folders when the app's configuration is first read.
 CELERY_BROKER_URL = _environment["CELERY_BROKER_URL"]
 CELERY_RESULT_BACKEND = _environment["CELERY_RESULT_BACKEND"]
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_root = _environment["CELERY_BROKER_FOLDER"]
-    for _sub in ("queue", "control", "processed"):
-        (_broker_root / _sub).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport with whole-or-nothing sends and queue expiry.
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_root / "queue"),
         "data_folder_out": str(_broker_root / "queue"),
@@ -120,8 +116,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,
     }
-if CELERY_RESULT_BACKEND.startswith("db+sqlite:///"):
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_TASK_SERIALIZER = "json"
@@ -133,7 +127,7 @@ CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TASK_TRACK_STARTED = True
-# Keep loguru in charge of logging inside workers (see config/logs.py).
+# Logging is Django's (LOGGING_CONFIG below); config/celery.py keeps Celery out of it.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The worker's timer thread sleeps up to this long, and a shutdown waits for it (1 s by default).
@@ -161,20 +155,14 @@ MAINTENANCE_HISTORY_DAYS = _environment["MAINTENANCE_HISTORY_DAYS"]
 MAINTENANCE_RETRY_BACKOFF_S = _environment["MAINTENANCE_RETRY_BACKOFF_S"]
 
 # --- Logging (loguru) ---------------------------------------------------------
-# Django's dictConfig is off; config/logs.py routes stdlib logging into loguru.
-LOGGING_CONFIG = None
+# django.setup() calls config.logs.configure(LOGGING) once, in every process that sets
+# Django up: loguru's sinks, with stdlib logging routed into them.
+# https://docs.djangoproject.com/en/5.2/topics/logging/#disabling-logging-configuration
 LOG_DIR = _environment["LOG_DIR"]
 LOG_LEVEL = _environment["LOG_LEVEL"]
 LOG_JSON = _environment["LOG_JSON"]
-
-from config.logs import configure_logging  # noqa: E402
-
-try:
-    configure_logging(log_dir=LOG_DIR, level=LOG_LEVEL, json_logs=LOG_JSON)
-except OSError as error:  # what access() cannot foresee: root is refused inside /proc
-    raise SettingsError(
-        f"LOG_DIR={str(LOG_DIR)!r} is invalid: expected a writable folder ({error.strerror})"
-    ) from None
+LOGGING_CONFIG = "config.logs.configure"
+LOGGING = {"log_dir": LOG_DIR, "level": LOG_LEVEL, "json_logs": LOG_JSON}
 
 # --- Flower -------------------------------------------------------------------
 # Read by backend/flowerconfig.py; "user:password[,user2:password2]".

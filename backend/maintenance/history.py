@@ -16,9 +16,9 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Max
 from loguru import logger
 
-from config.logs import redact
 from maintenance import once
 from maintenance.models import MaintenanceRun, PrunedRuns
+from maintenance.redaction import redact
 
 ERROR_TEXT_LIMIT = 10_000  # characters of traceback kept in a row
 

@@ -16,8 +16,11 @@ from celery import current_task
 from django.db import IntegrityError, transaction
 from loguru import logger
 
-from config.beat import ENTRY_HEADER, FIRE_TIME_HEADER
 from maintenance.models import MaintenanceRun
+
+# The headers beat stamps on each message (config/beat.py), read here.
+ENTRY_HEADER = "beat_entry"
+FIRE_TIME_HEADER = "beat_fire_time"
 
 
 @dataclass(frozen=True)

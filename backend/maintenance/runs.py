@@ -16,10 +16,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
-from config.logs import redact_exception
 from maintenance import history
 from maintenance.history import RecordedRun
 from maintenance.media import MediaCleanupSummary, delete_old_media
+from maintenance.redaction import redact_exception
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
 
 S = TypeVar("S", MediaCleanupSummary, TokenCleanupSummary)

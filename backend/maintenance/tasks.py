@@ -15,9 +15,9 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from config.logs import redact_exception
 from maintenance import runs
 from maintenance.progress import task_progress
+from maintenance.redaction import redact_exception
 
 
 class RedactedTask(Task):

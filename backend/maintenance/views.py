@@ -3,13 +3,13 @@
 The probe URL, /health/, is django-health-check's view (config/urls.py) over the same rule.
 """
 
+from celery import current_app as app  # the project's app (config/celery.py)
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from config.celery import app
 from maintenance.health_checks import current_report
 from maintenance.metrics import RunHistoryCollector, registry_for
 

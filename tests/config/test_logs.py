@@ -4,11 +4,15 @@ import json
 import logging
 from pathlib import Path
 
-from celery.signals import setup_logging
+import pytest
 from celery.utils.log import iter_open_logger_fds
+from django.conf import settings
+from django.utils import log as django_log
 from loguru import logger
 
-from config.logs import LOG_FILE_NAME, REDACTED, configure_logging, redact
+from config.celery import app
+from config.logs import LOG_FILE_NAME, configure, configure_logging
+from maintenance.redaction import REDACTED, redact
 
 # A real token's shape (header.payload.signature); its content is irrelevant here.
 JWT = (
@@ -96,12 +100,42 @@ def test_a_stdlib_record_at_a_level_loguru_does_not_know_keeps_its_number(log_di
     ]
 
 
-def test_a_celery_process_logs_through_loguru_as_the_settings_say(log_dir: Path, settings) -> None:
-    # Celery sends setup_logging when a worker or beat starts; config.celery answers it,
-    # so Celery leaves logging alone and loguru gets the settings' folder, level and format.
-    settings.LOG_DIR, settings.LOG_LEVEL, settings.LOG_JSON = log_dir, "WARNING", True
-    setup_logging.send(sender=None, loglevel="DEBUG", logfile=None, format="", colorize=False)
+def test_django_setup_routes_its_own_loggers_into_loguru_once(log_dir: Path) -> None:
+    # What django.setup() does: Django's default handlers, then the LOGGING_CONFIG hook.
+    django_log.configure_logging(
+        settings.LOGGING_CONFIG, {"log_dir": log_dir, "level": "DEBUG", "json_logs": True}
+    )
+    logging.getLogger("django.server").info('"GET /admin/ HTTP/1.1" 200')
+    logging.getLogger("django.db.backends").debug("select 1")
+    lines = (log_dir / LOG_FILE_NAME).read_text().splitlines()
+    assert [json.loads(line)["record"]["message"] for line in lines] == [
+        '"GET /admin/ HTTP/1.1" 200',
+        "select 1",
+    ]
+    assert logging.getLogger("django").handlers == []
+    assert logging.getLogger("django.server").handlers == []
+
+
+def test_celery_leaves_logging_as_django_configured_it(log_dir: Path) -> None:
+    configure({"log_dir": log_dir, "level": "WARNING", "json_logs": True})
+    handlers = logging.getLogger().handlers[:]
+    app.log.setup(loglevel="DEBUG")  # what a starting worker or beat calls
     logging.getLogger("celery.worker").info("below the configured level")
     logging.getLogger("celery.worker").warning("worker lost %d", 1)
+    assert logging.getLogger().handlers == handlers
     lines = (log_dir / LOG_FILE_NAME).read_text().splitlines()
     assert [json.loads(line)["record"]["message"] for line in lines] == ["worker lost 1"]
+
+
+def test_a_log_folder_that_cannot_be_made_is_one_line_and_exit_2(
+    log_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (log_dir / "a-file").write_text("not a folder")
+    with pytest.raises(SystemExit) as exited:
+        configure({"log_dir": log_dir / "a-file" / "logs", "level": "INFO", "json_logs": False})
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        f"LOG_DIR='{log_dir}/a-file/logs' is invalid: "
+        "expected a writable folder (Not a directory)\n"
+    )
+    assert not (log_dir / LOG_FILE_NAME).exists()

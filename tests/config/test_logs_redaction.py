@@ -11,7 +11,8 @@ import pytest
 from celery.utils.log import get_task_logger
 from loguru import logger
 
-from config.logs import LOG_FILE_NAME, REDACTED, configure_logging, redact_exception
+from config.logs import LOG_FILE_NAME, configure_logging
+from maintenance.redaction import REDACTED, redact_exception
 from tests.factories import signed_refresh_token
 
 # A real refresh token, signed by simplejwt with the project's key.

@@ -107,3 +107,48 @@ def test_environment_overrides_every_default(tmp_path: Path) -> None:
     assert "DJANGO_SECRET_KEY is not set" not in stderr
     assert values["log_dir"] == str(tmp_path / "elsewhere")
     assert (values["log_level"], values["log_json"]) == ("DEBUG", True)
+
+
+_FOLDERS_MADE = """
+import json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+def made():
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+import config.settings
+steps = [made()]
+import django
+django.setup()
+steps.append(made())
+from config.celery import app
+app.conf.broker_url
+steps.append(made())
+print(json.dumps(steps))
+"""
+
+
+def test_importing_the_settings_makes_nothing_setup_and_celery_make_their_folders(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "made"
+    root.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in _VARIABLES}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        LOG_DIR=str(root / "logs"),
+        CELERY_BROKER_FOLDER=str(root / "broker"),
+        CELERY_RESULT_BACKEND=f"db+sqlite:///{root / 'results' / 'results.sqlite3'}",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _FOLDERS_MADE, str(root)],
+        cwd=BACKEND,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    on_import, on_setup, on_celery = json.loads(done.stdout.strip().splitlines()[-1])
+    assert on_import == []
+    assert on_setup == ["logs", "logs/backend.log"]  # LOGGING_CONFIG, once
+    broker = ["broker", "broker/control", "broker/processed", "broker/queue"]
+    assert on_celery == sorted([*broker, "logs", "logs/backend.log", "results"])

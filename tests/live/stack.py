@@ -89,6 +89,8 @@ class LiveStack:
         app = Celery(f"client-{self.name}", set_as_current=False)
         app.conf.update(
             broker_url=self.broker_url,
+            # The embedded broker's transport, as config/settings.py chooses it.
+            broker_transport="config.broker:Transport" if self.name == "embedded" else None,
             broker_transport_options=self.broker_transport_options,
             result_backend=self.result_backend,
             task_serializer="json",

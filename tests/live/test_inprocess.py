@@ -19,8 +19,9 @@ from celery.worker import state
 from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from config.logs import LOG_FILE_NAME, REDACTED
+from config.logs import LOG_FILE_NAME
 from maintenance import runs
+from maintenance.redaction import REDACTED
 from tests.live.conftest import FAR_FUTURE, OLD, file_with_mtime, mint_refresh_token
 
 pytestmark = [pytest.mark.inprocess, pytest.mark.timeout(60)]

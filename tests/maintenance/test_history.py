@@ -8,10 +8,10 @@ import pytest
 from django.core.management import call_command
 from freezegun import freeze_time
 
-from config.logs import REDACTED
 from maintenance import history
 from maintenance.history import outcome_of, prune_history, record_run, run_and_record
 from maintenance.models import MaintenanceRun
+from maintenance.redaction import REDACTED
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
 from maintenance.tokens import TokenCleanupSummary
 from tests.factories import signed_refresh_token

@@ -14,9 +14,10 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from loguru import logger
 
-from config.logs import LOG_FILE_NAME, REDACTED
+from config.logs import LOG_FILE_NAME
 from maintenance import runs
 from maintenance.models import MaintenanceRun
+from maintenance.redaction import REDACTED
 from maintenance.tasks import clean_blacklisted_tokens
 from tests.factories import signed_refresh_token
 

@@ -99,9 +99,10 @@ def test_database_error_in_batch_3_keeps_batches_1_and_2_and_rolls_back_batch_3_
 
 
 def test_command_exits_non_zero_with_one_clear_line_on_a_database_error(
-    five_expired_batches: list[OutstandingToken], capsys: pytest.CaptureFixture[str]
+    five_expired_batches: list[OutstandingToken], capsys: pytest.CaptureFixture[str], settings
 ) -> None:
     rows = five_expired_batches
+    settings.LOGGING_CONFIG = None  # django.setup() leaves the session's log sinks in place
     with (
         freeze_time(NOW),
         outstanding_delete_fails_in_batch(1),

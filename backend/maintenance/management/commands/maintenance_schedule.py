@@ -3,10 +3,10 @@
 import json as jsonlib
 from datetime import datetime, timedelta
 
+from celery import current_app as app  # the project's app (config/celery.py)
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from config.celery import app
 from maintenance.schedule_words import LANGUAGES, describe_schedule
 from maintenance.schedules import next_fire_times
 

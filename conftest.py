@@ -20,6 +20,7 @@ def _logs_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Pat
     """
     log_dir = tmp_path_factory.mktemp("logs")
     django_settings.LOG_DIR = log_dir
+    django_settings.LOGGING = {**django_settings.LOGGING, "log_dir": log_dir}
     configure_logging(log_dir=log_dir, level="DEBUG", json_logs=False)
     return log_dir
 

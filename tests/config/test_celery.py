@@ -5,11 +5,12 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 from celery.schedules import crontab
 
 import config
-from config.celery import BEAT_EXPIRES_S, app
+from config.celery import BEAT_EXPIRES_S, app, make_embedded_folders
 
 MAINTENANCE_TASKS = {"clean_generated_media", "clean_blacklisted_tokens"}
 
@@ -66,3 +67,16 @@ def test_the_app_finds_the_django_settings_without_django_settings_module() -> N
         check=False,
     )
     assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr  # CELERY_RESULT_EXTENDED
+
+
+def test_a_server_broker_and_results_get_no_folder(tmp_path: Path) -> None:
+    root = tmp_path / "var"
+    root.mkdir()
+    folders = ("data_folder_in", "data_folder_out", "control_folder", "processed_folder")
+    conf = SimpleNamespace(
+        broker_transport=None,  # redis:// or amqp://: the URL's scheme names the transport
+        broker_transport_options={key: str(root / key) for key in folders},
+        result_backend=f"db+postgresql://app@db/{root / 'results'}",
+    )
+    make_embedded_folders(conf)
+    assert list(root.iterdir()) == []

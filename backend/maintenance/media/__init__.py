@@ -23,7 +23,7 @@ from maintenance.media.root import (
     refuse_dangerous_root,
 )
 from maintenance.media.sweep import Sweep
-from maintenance.media.walk import Walk, open_dirs_budget
+from maintenance.media.walk import Walk, listing, open_dirs_budget
 
 __all__ = ["MediaCleanupSummary", "MediaRootError", "delete_old_media", "printable"]
 
@@ -98,14 +98,14 @@ def delete_old_media(
     root_fd, cleaned = opened
     summary = MediaCleanupSummary(root=printable(cleaned), dry_run=dry_run)
     try:
-        entries = list(os.scandir(root_fd))
+        entries = os.scandir(root_fd)
     except OSError as exc:
         os.close(root_fd)
         raise MediaRootError(
             f"cannot list generated media root {summary.root}: {exc.strerror or exc}"
         ) from exc
     walk = Walk(root_fd, cleaned, budget=open_dirs_budget())
-    walk.stack[0].entries = iter(entries)
+    walk.stack[0].entries = listing(entries, walk.stack[0])
     try:
         Sweep(summary, _epoch_ns(now - max_age), keep, dry_run, should_stop, progress).run(walk)
     finally:

@@ -113,6 +113,9 @@ class Sweep:
                     self._skip_special(walk.where(name))
                     remaining += 1
             else:
+                if top.problem is not None:  # the listing broke off: the rest stays
+                    self._error("cannot list", walk.where(), top.problem)
+                    remaining += 1
                 top.remaining += remaining
                 self._count(scanned, deleted, freed)
                 if self.progress is not None:

@@ -4,12 +4,13 @@ Like systemd-tmpfiles and GNU find's fts, the walk never resolves a path: it lis
 directory's descriptor, stats and unlinks by name relative to it, and opens a child with
 `O_NOFOLLOW | O_DIRECTORY`, checking that the descriptor is the directory it listed
 (device and inode) and on the root's mount (mount id: a bind mount of the same filesystem
-is skipped like any other mount). Memory is linear in depth: a level keeps its
-descriptor, its name and what is left of its listing; a path is joined only for a line
+is skipped like any other mount). A folder is read as it is walked, never listed whole,
+so memory stays flat in folder size; it is linear in depth: a level keeps its
+descriptor, its name and its place in its listing; a path is joined only for a line
 that is logged. At most MAX_OPEN_DIRS descriptors are held: deeper, the shallowest are
 closed, and a level is reopened on the way back up through its child's `..`, checked
 against the device and inode it had (as fts does), so any depth is cleaned within any
-open-file limit.
+open-file limit; the rest of a closed level's listing is read before it closes.
 """
 
 import errno
@@ -43,6 +44,15 @@ class Level:
     name: str = ""  # name in the parent; "" for the root
     was_old: bool = False  # mtime before the run, as the parent's listing saw it
     remaining: int = 0  # entries that stay, so this directory is not empty
+    problem: OSError | None = None  # an error that ended its listing early
+
+
+def listing(entries: Iterator, level: Level) -> Iterator:
+    """Yield a folder's entries as the kernel returns them; a read error ends it on `level`."""
+    try:
+        yield from entries
+    except OSError as exc:
+        level.problem = exc
 
 
 class Named:
@@ -109,15 +119,18 @@ class Walk:
             os.close(fd)
             return "mount"
         try:
-            entries = list(os.scandir(fd))
+            entries = os.scandir(fd)
         except OSError as exc:
             os.close(fd)
             return ("cannot list", exc)
-        level = Level(fd, iter(entries), (st.st_dev, st.st_ino), name, st.st_mtime_ns < cutoff_ns)
+        level = Level(fd, iter(()), (st.st_dev, st.st_ino), name, st.st_mtime_ns < cutoff_ns)
+        level.entries = listing(entries, level)
         self.stack.append(level)
         if len(self.stack) - self.lowest_open + 1 > self.budget:
-            os.close(self.stack[self.lowest_open].fd)
-            self.stack[self.lowest_open].fd = -1
+            closing = self.stack[self.lowest_open]
+            closing.entries = iter(list(closing.entries))  # its listing's descriptor closes too
+            os.close(closing.fd)
+            closing.fd = -1
             self.lowest_open += 1
         return level
 
@@ -157,6 +170,7 @@ class Walk:
 
     def close_all(self) -> None:
         for level in self.stack:
+            getattr(level.entries, "close", int)()  # an unfinished listing's descriptor
             if level.fd >= 0:
                 os.close(level.fd)
         self.stack.clear()

@@ -6,7 +6,8 @@
 Knobs (environment): BENCH_TOKENS_SIZES (comma-separated, default 200000),
 BENCH_TOKENS_BACKENDS (default sqlite,postgresql), BENCH_TOKENS_ROUNDS (default 5),
 BENCH_TOKENS_RSS_SIZES (default 100000,1000000; empty: no RSS pair), BENCH_TOKENS_SEQUENTIAL=1
-(adds the labelled extra: the same seed with sequential `jti`s), BENCH_POSTGRES_URL (default
+(adds the labelled extra: the same seed with sequential `jti`s), BENCH_TOKENS_BATCH_SIZE
+(TOKEN_CLEANUP_BATCH_SIZE for ours; default: the project's), BENCH_POSTGRES_URL (default
 postgres://postgres@127.0.0.1:5432/pm_bench_tokens; PostgreSQL is skipped, with a line, when
 nothing answers there). Its databases are named after the URL's (pm_bench_tokens_seed_200000,
 ...) and dropped at the end.
@@ -60,6 +61,7 @@ RSS_SIZES = [
     int(n) for n in os.environ.get("BENCH_TOKENS_RSS_SIZES", "100000,1000000").split(",") if n
 ]
 SEQUENTIAL = os.environ.get("BENCH_TOKENS_SEQUENTIAL", "") == "1"
+BATCH_SIZE = os.environ.get("BENCH_TOKENS_BATCH_SIZE", "")  # empty: the project's default
 POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/pm_bench_tokens"
 )
@@ -145,6 +147,8 @@ def child_env(database_url: str, workdir: Path) -> dict:
         "LOG_DIR": str(workdir / "logs"),
         "LOG_LEVEL": "WARNING",
     }
+    if BATCH_SIZE:
+        env["TOKEN_CLEANUP_BATCH_SIZE"] = BATCH_SIZE
     env.pop("DJANGO_DEBUG", None)
     return env
 
@@ -439,7 +443,8 @@ def compare(db: SQLite | PostgreSQL, seed: str, counts: dict, label: str, workdi
     print(
         f"\n{db.name}, {label}: {tokens:,} tokens of {counts['users']:,} users"
         f" ({counts['blacklisted']:,} blacklisted); {counts['expired']:,} expired at margin 0"
-        f" ({counts['expired_blacklisted']:,} of them blacklisted); {ROUNDS} rounds",
+        f" ({counts['expired_blacklisted']:,} of them blacklisted); {ROUNDS} rounds;"
+        f" TOKEN_CLEANUP_BATCH_SIZE={BATCH_SIZE or 'default'}",
         flush=True,
     )
     load = Load()

@@ -1,22 +1,17 @@
-"""The run history: record one row per cleanup run, and prune old rows.
+"""The run history: write one row per cleanup run, and prune old rows.
 
-Plain functions with the clock passed in. `run_and_record` is what `maintenance.runs`
-wraps every run in, so the task (whether beat, `celery call` or Flower sent it) and the
-management command all leave the same trace.
+Plain functions with the times passed in; maintenance/recording.py calls them around each
+run, whether beat, `celery call`, Flower or a management command started it.
 """
 
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol
 
-from celery import current_task
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import F, Max
 from loguru import logger
 
-from maintenance import once
 from maintenance.models import MaintenanceRun, PrunedRuns
 from maintenance.redaction import redact
 
@@ -25,9 +20,6 @@ ERROR_TEXT_LIMIT = 10_000  # characters of traceback kept in a row
 
 class Summary(Protocol):
     def as_dict(self) -> dict: ...
-
-
-S = TypeVar("S", bound=Summary)
 
 
 def outcome_of(summary: dict | None) -> str:
@@ -40,17 +32,6 @@ def outcome_of(summary: dict | None) -> str:
     if summary.get("completed", True) is False:
         return MaintenanceRun.Outcome.PARTIAL
     return MaintenanceRun.Outcome.OK
-
-
-def current_origin() -> str:
-    """Return how the current run started: from beat, as a task call, or directly.
-
-    Beat marks the messages it sends with the `celery_beat_task` header (Celery >= 5.5).
-    """
-    if not current_task or current_task.request.called_directly:
-        return MaintenanceRun.Origin.COMMAND
-    from_beat = once.request_header("celery_beat_task")
-    return MaintenanceRun.Origin.BEAT if from_beat else MaintenanceRun.Origin.TASK
 
 
 def error_text(exc: BaseException) -> str:
@@ -131,97 +112,6 @@ def prune_history(*, now: datetime, max_age: timedelta) -> int:
     if deleted:
         logger.info("maintenance history pruned: {} rows older than {}", deleted, max_age)
     return deleted
-
-
-@dataclass
-class RecordedRun(Generic[S]):
-    """A cleanup's summary, why it stopped early if it did, and whether its row was written."""
-
-    summary: S
-    stop_reason: str = ""  # "" when completed; "interrupted" (asked to stop) or "time_limit"
-    recorded: bool = False
-
-    def as_dict(self) -> dict:
-        """The summary's fields, then `stop_reason` and `recorded`: what a run reports."""
-        return {
-            **self.summary.as_dict(),
-            "stop_reason": self.stop_reason,
-            "recorded": self.recorded,
-        }
-
-
-def run_and_record(
-    task: str,
-    *,
-    dry_run: bool,
-    cleanup: Callable[[datetime], S],
-    clock: Callable[[], datetime],
-    keep: timedelta,
-    interrupted: Callable[[], bool] = lambda: False,
-) -> RecordedRun[S] | once.Duplicate:
-    """Run `cleanup(now)`, write its history row, prune old rows; return the recorded run.
-
-    A cleanup that raises is recorded as `failed` with its traceback, then the exception
-    propagates unchanged. A summary with `completed: false` is recorded as `partial`, its
-    `stop_reason` "interrupted" when `interrupted()` says the caller asked it to stop,
-    else "time_limit" (the other way a run ends early: Celery's soft time limit). The
-    history is bookkeeping, not the job: when the database refuses the row (it is down),
-    that is one WARNING line, `recorded` is False, and the run's own result still stands.
-    """
-    origin = current_origin()
-    started_at = clock()
-    claimed = None
-    if origin == MaintenanceRun.Origin.BEAT:
-        claimed = once.claim_current(task, dry_run=dry_run, started_at=started_at)
-        if isinstance(claimed, once.Duplicate):
-            return claimed  # this fire time is another message's: nothing cleaned
-    try:
-        summary = cleanup(started_at)
-    except Exception as exc:
-        _save_quietly(
-            task, origin, dry_run, started_at, clock(), None, error_text(exc), keep, claimed
-        )
-        raise
-    run = RecordedRun(summary, recorded=True)  # as the row says: it exists once written
-    if outcome_of(summary.as_dict()) == MaintenanceRun.Outcome.PARTIAL:
-        run.stop_reason = "interrupted" if interrupted() else "time_limit"
-    run.recorded = _save_quietly(
-        task, origin, dry_run, started_at, clock(), run.as_dict(), "", keep, claimed
-    )
-    return run
-
-
-def _save_quietly(
-    task: str,
-    origin: str,
-    dry_run: bool,
-    started_at: datetime,
-    finished_at: datetime,
-    summary: dict | None,
-    error: str,
-    keep: timedelta,
-    claimed: MaintenanceRun | None = None,
-) -> bool:
-    """Write the row, then prune; True when the row was written. Never raises DatabaseError."""
-    try:
-        record_run(
-            task=task,
-            origin=origin,
-            dry_run=dry_run,
-            started_at=started_at,
-            finished_at=finished_at,
-            summary=summary,
-            error=error,
-            claimed=claimed,
-        )
-    except DatabaseError as exc:
-        logger.warning("could not write the run history of {}: {}", task, one_line(exc))
-        return False
-    try:
-        prune_history(now=finished_at, max_age=keep)
-    except DatabaseError as exc:
-        logger.warning("could not prune the run history: {}", one_line(exc))
-    return True
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,35 +1,45 @@
-"""Celery tasks: thin, explicitly named interfaces over the plain functions.
+"""Celery tasks: each reads its settings and `now`, and calls its cleanup inside a recorded run.
 
-Each task calls one run in `maintenance.runs` (which reads the settings and the clock)
-and returns that run's summary as a JSON-serializable dict. While it runs, it reports its
-counts so far as the PROGRESS state, about once a second (`maintenance.progress`).
-
-Delivery: both cleanups are idempotent (a second run, or a run after a crash, ends in
-the state of one clean run), so a message is acknowledged only after the task ends
-(`acks_late`) and is redelivered when the worker process running it dies
-(`reject_on_worker_lost`). A database error (the database restarting, a dropped
-connection) is retried with exponential backoff, a bounded number of times.
+A task returns its run's summary as a JSON-serializable dict and, while it runs, reports
+its counts as the PROGRESS state (maintenance/progress.py). Delivery, retries and time
+limits: docs/periodic-tasks.md, "Delivery, retries and time limits".
 """
 
+import os
+from datetime import timedelta
+
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
-from maintenance import runs
+from maintenance.media import delete_old_media
 from maintenance.progress import task_progress
+from maintenance.recording import DuplicateRun, recorded_run
 from maintenance.redaction import redact_exception
+from maintenance.tokens import delete_expired_tokens
 
 
-class RedactedTask(Task):
-    """A task whose exceptions carry no JWT, whether it fails or is retried.
+class MaintenanceTask(Task):
+    """A cleanup task: acknowledged after its run, retried on database errors, JWTs redacted.
 
-    Celery stores the exception's type and message and the traceback text in the result
-    backend and sends them to Flower; `retry` redacts the exception autoretry hands it.
+    A beat copy whose fire time another message holds returns its `duplicate` result.
     """
+
+    acks_late = True
+    reject_on_worker_lost = True
+    autoretry_for = (OperationalError, InterfaceError)
+    max_retries = 3
+    retry_backoff_max = 300  # seconds
+    retry_jitter = True
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         try:
             return super().__call__(*args, **kwargs)
+        except DuplicateRun as duplicate:
+            return duplicate.as_dict()
         except Exception as exc:
             redact_exception(exc)
             raise
@@ -39,53 +49,76 @@ class RedactedTask(Task):
         args: object = None,
         kwargs: object = None,
         exc: BaseException | None = None,
+        throw: bool = True,
+        eta: object = None,
+        countdown: float | None = None,
         *more: object,
         **options: object,
     ) -> object:
+        """Celery's retry, `exc` redacted, after up to MAINTENANCE_RETRY_BACKOFF_S * 2^retries.
+
+        The backoff is read here, at each retry: autoretry would read `retry_backoff` once.
+        """
         redact_exception(exc)
-        return super().retry(args, kwargs, exc, *more, **options)
-
-
-RELIABLE = {
-    "base": RedactedTask,
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": (OperationalError, InterfaceError),
-    "max_retries": 3,
-    # MAINTENANCE_RETRY_BACKOFF_S (default 5): retries after up to 5, 10, 20 s (full
-    # jitter). 0 retries at once: with no backoff Celery would fall back to
-    # default_retry_delay (3 minutes), so that is set from the same value.
-    "retry_backoff": settings.MAINTENANCE_RETRY_BACKOFF_S,
-    "default_retry_delay": settings.MAINTENANCE_RETRY_BACKOFF_S,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-}
-
-# Time limits (seconds). At the soft limit the token cleanup stops between batches and
-# returns a partial summary ("completed": false); the hard limit kills the process.
-MEDIA_SOFT_TIME_LIMIT_S = 50 * 60
-MEDIA_TIME_LIMIT_S = 55 * 60
-TOKENS_SOFT_TIME_LIMIT_S = 25 * 60
-TOKENS_TIME_LIMIT_S = 30 * 60
+        if countdown is None and eta is None:
+            countdown = get_exponential_backoff_interval(
+                factor=settings.MAINTENANCE_RETRY_BACKOFF_S,
+                retries=self.request.retries,
+                maximum=self.retry_backoff_max,
+                full_jitter=self.retry_jitter,
+            )
+        return super().retry(args, kwargs, exc, throw, eta, countdown, *more, **options)
 
 
 @shared_task(
+    base=MaintenanceTask,
     name="clean_generated_media",
-    soft_time_limit=MEDIA_SOFT_TIME_LIMIT_S,
-    time_limit=MEDIA_TIME_LIMIT_S,
-    **RELIABLE,
+    soft_time_limit=50 * 60,
+    time_limit=55 * 60,
 )
 def clean_generated_media(dry_run: bool = False) -> dict:
     """Delete generated media older than GENERATED_MEDIA_MAX_AGE_DAYS."""
-    return runs.run_media_cleanup(dry_run=dry_run, progress=task_progress()).as_dict()
+    now = timezone.now()
+    with recorded_run("clean_generated_media", dry_run=dry_run, started_at=now) as run:
+        run.summary = delete_old_media(
+            root=settings.GENERATED_MEDIA_ROOT,
+            now=now,
+            max_age=timedelta(days=settings.GENERATED_MEDIA_MAX_AGE_DAYS),
+            keep=settings.GENERATED_MEDIA_KEEP,
+            dry_run=dry_run,
+            protected=protected_paths(),
+            progress=task_progress(),
+        )
+    return run.as_dict()
 
 
 @shared_task(
+    base=MaintenanceTask,
     name="clean_blacklisted_tokens",
-    soft_time_limit=TOKENS_SOFT_TIME_LIMIT_S,
-    time_limit=TOKENS_TIME_LIMIT_S,
-    **RELIABLE,
+    soft_time_limit=25 * 60,
+    time_limit=30 * 60,
 )
 def clean_blacklisted_tokens(dry_run: bool = False) -> dict:
     """Delete blacklist and outstanding rows of JWTs expired beyond the safety margin."""
-    return runs.run_token_cleanup(dry_run=dry_run, progress=task_progress()).as_dict()
+    now = timezone.now()
+    with recorded_run("clean_blacklisted_tokens", dry_run=dry_run, started_at=now) as run:
+        run.summary = delete_expired_tokens(
+            now=now,
+            margin=timedelta(days=settings.TOKEN_CLEANUP_SAFETY_MARGIN_DAYS),
+            batch_size=settings.TOKEN_CLEANUP_BATCH_SIZE,
+            dry_run=dry_run,
+            # At the soft time limit: keep the committed batches, report a partial summary.
+            interrupted_by=(SoftTimeLimitExceeded,),
+            progress=task_progress(),
+        )
+    return run.as_dict()
+
+
+def protected_paths() -> list[tuple[str, str]]:
+    """What a media root must never contain: the SQLite databases and the log folder."""
+    found = [
+        ("the SQLite database", os.path.realpath(db["NAME"]))
+        for db in settings.DATABASES.values()
+        if "sqlite" in db["ENGINE"] and str(db["NAME"]) not in ("", ":memory:")
+    ]
+    return [*found, ("the log folder", os.path.realpath(settings.LOG_DIR))]

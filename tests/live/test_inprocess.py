@@ -20,7 +20,7 @@ from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from config.logs import LOG_FILE_NAME
-from maintenance import runs
+from maintenance import tasks
 from maintenance.redaction import REDACTED
 from tests.live.conftest import FAR_FUTURE, OLD, file_with_mtime, mint_refresh_token
 
@@ -88,7 +88,7 @@ def _a_failure_stores_no_jwt(
     def cleanup(**_arguments: object) -> None:
         raise ValueError(f"cannot judge {jwt}") from KeyError(jwt)
 
-    monkeypatch.setattr(runs, "delete_expired_tokens", cleanup)
+    monkeypatch.setattr(tasks, "delete_expired_tokens", cleanup)
     failures: list[str] = []  # what task-failed events (Flower) carry: repr and traceback
 
     def on_failure(exception: BaseException, einfo: ExceptionInfo, **_kwargs: object) -> None:

@@ -9,11 +9,11 @@ from django.core.management import call_command
 from freezegun import freeze_time
 
 from maintenance import history
-from maintenance.history import outcome_of, prune_history, record_run, run_and_record
+from maintenance.history import outcome_of, prune_history, record_run
 from maintenance.models import MaintenanceRun
+from maintenance.recording import recorded_run
 from maintenance.redaction import REDACTED
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
-from maintenance.tokens import TokenCleanupSummary
 from tests.factories import signed_refresh_token
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
@@ -96,7 +96,7 @@ def test_failed_run_is_recorded_with_its_error_and_the_error_still_propagates(
     def disk_full(**_kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("maintenance.runs.delete_old_media", disk_full)
+    monkeypatch.setattr("maintenance.tasks.delete_old_media", disk_full)
     kept = _old_file(media_root, "old.png")
     with freeze_time(NOW), pytest.raises(OSError, match="No space left on device"):
         clean_generated_media.delay()
@@ -116,17 +116,11 @@ def test_failed_run_is_recorded_with_its_error_and_the_error_still_propagates(
 def test_error_text_never_holds_a_jwt() -> None:
     token = signed_refresh_token(user_id=1, jti="j1", exp=NOW)
 
-    def leaky(_now: datetime) -> TokenCleanupSummary:
+    with (
+        pytest.raises(ValueError, match="cannot parse"),
+        recorded_run("clean_blacklisted_tokens", dry_run=False, started_at=NOW),
+    ):
         raise ValueError(f"cannot parse {token}")
-
-    with pytest.raises(ValueError, match="cannot parse"):
-        run_and_record(
-            "clean_blacklisted_tokens",
-            dry_run=False,
-            cleanup=leaky,
-            clock=lambda: NOW,
-            keep=NINETY_DAYS,
-        )
     run = MaintenanceRun.objects.get()
     assert token not in run.error
     assert f"ValueError: cannot parse {REDACTED}" in run.error
@@ -207,17 +201,11 @@ def test_task_called_as_a_plain_function_is_recorded_as_a_direct_run(media_root:
 
 
 def test_a_traceback_longer_than_the_limit_keeps_its_end() -> None:
-    def verbose(_now: datetime) -> TokenCleanupSummary:
+    with (
+        pytest.raises(ValueError, match=r"and the end$"),
+        recorded_run("clean_blacklisted_tokens", dry_run=False, started_at=NOW),
+    ):
         raise ValueError("x" * 2 * history.ERROR_TEXT_LIMIT + " and the end")
-
-    with pytest.raises(ValueError, match=r"and the end$"):
-        run_and_record(
-            "clean_blacklisted_tokens",
-            dry_run=False,
-            cleanup=verbose,
-            clock=lambda: NOW,
-            keep=NINETY_DAYS,
-        )
     run = MaintenanceRun.objects.get()
     assert len(run.error) == history.ERROR_TEXT_LIMIT + 1
     assert run.error.startswith("…x")  # the start is cut: the exception's line is the end

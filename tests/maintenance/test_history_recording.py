@@ -18,9 +18,9 @@ from freezegun import freeze_time
 from loguru import logger
 
 from maintenance import history
-from maintenance.history import RecordedRun, run_and_record
 from maintenance.management.commands._summary import NOT_RECORDED_EXIT
 from maintenance.models import MaintenanceRun
+from maintenance.recording import RecordedRun, recorded_run
 from maintenance.tokens import TokenCleanupSummary
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)
@@ -44,31 +44,32 @@ def database_down(**_kwargs: object) -> None:
     raise DatabaseError("connection refused\nis the server running?")
 
 
-def record(summary: TokenCleanupSummary, *, interrupted: bool = False) -> RecordedRun:
-    return run_and_record(
-        "clean_blacklisted_tokens",
-        dry_run=False,
-        cleanup=lambda _now: summary,
-        clock=lambda: NOW,
-        keep=timedelta(days=90),
-        interrupted=lambda: interrupted,
-    )
+def record(summary: TokenCleanupSummary, *, stop_reason: str = "time_limit") -> RecordedRun:
+    """A run of the token task, recorded at NOW, whose cleanup returned `summary`."""
+    with (
+        freeze_time(NOW),
+        recorded_run(
+            "clean_blacklisted_tokens", dry_run=False, started_at=NOW, stop_reason=stop_reason
+        ) as run,
+    ):
+        run.summary = summary
+    return run
 
 
 @pytest.mark.parametrize(
-    ("completed", "interrupted", "outcome", "reason"),
+    ("completed", "stop_reason", "outcome", "reason"),
     [
-        (True, False, "ok", ""),
-        (True, True, "ok", ""),  # asked to stop after its last poll: it still finished
-        (False, True, "partial", "interrupted"),
-        (False, False, "partial", "time_limit"),
+        (True, "time_limit", "ok", ""),
+        (True, "interrupted", "ok", ""),  # a command asked to stop after its last poll
+        (False, "interrupted", "partial", "interrupted"),
+        (False, "time_limit", "partial", "time_limit"),
     ],
     ids=["completed", "signal-after-the-end", "interrupted", "soft-time-limit"],
 )
 def test_a_run_reports_and_records_why_it_stopped_early(
-    completed: bool, interrupted: bool, outcome: str, reason: str
+    completed: bool, stop_reason: str, outcome: str, reason: str
 ) -> None:
-    run = record(TokenCleanupSummary(scanned=10, completed=completed), interrupted=interrupted)
+    run = record(TokenCleanupSummary(scanned=10, completed=completed), stop_reason=stop_reason)
 
     assert (run.stop_reason, run.recorded, run.summary.scanned) == (reason, True, 10)
     row = MaintenanceRun.objects.get()

@@ -161,7 +161,7 @@ def test_a_claimed_run_that_fails_fills_in_its_claimed_row(
     def broken(**_kwargs: object) -> None:
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr("maintenance.runs.delete_old_media", broken)
+    monkeypatch.setattr("maintenance.tasks.delete_old_media", broken)
     with pytest.raises(RuntimeError):
         clean_generated_media.apply_async(task_id="a", headers=beat_headers()).get()
     [row] = MaintenanceRun.objects.all()

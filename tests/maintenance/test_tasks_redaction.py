@@ -15,7 +15,8 @@ from django.db import OperationalError
 from loguru import logger
 
 from config.logs import LOG_FILE_NAME
-from maintenance import runs
+from maintenance import tasks
+from maintenance.management.commands import clean_blacklisted_tokens as token_command
 from maintenance.models import MaintenanceRun
 from maintenance.redaction import REDACTED
 from maintenance.tasks import clean_blacklisted_tokens
@@ -63,7 +64,7 @@ def traceback_of(exc: BaseException) -> str:
 def test_an_exception_inside_the_eager_task_carries_no_jwt_nor_does_its_history_row(
     monkeypatch: pytest.MonkeyPatch, backend_log: Path
 ) -> None:
-    monkeypatch.setattr(runs, "delete_expired_tokens", cleanup_raising(ValueError))
+    monkeypatch.setattr(tasks, "delete_expired_tokens", cleanup_raising(ValueError))
 
     with pytest.raises(ValueError, match=f"^cannot judge {REDACTED}") as raised:
         clean_blacklisted_tokens.delay()
@@ -85,13 +86,11 @@ def test_an_exception_inside_the_eager_task_carries_no_jwt_nor_does_its_history_
 def test_the_eager_result_of_a_retried_then_failed_task_carries_no_jwt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Raised by the task's own call, not inside a run: the task class redacts it, and
+    # Raised by the task's body before any run is recorded: the task class redacts it, and
     # autoretry hands it to Task.retry each time (eager retries run at once).
     retried = []
     monkeypatch.setattr(
-        runs,
-        "run_token_cleanup",
-        lambda dry_run, progress: retried.append(1) or fail(OperationalError),
+        tasks, "recorded_run", lambda *_args, **_kwargs: retried.append(1) or fail(OperationalError)
     )
 
     result = clean_blacklisted_tokens.apply()
@@ -107,7 +106,7 @@ def test_the_eager_result_of_a_retried_then_failed_task_carries_no_jwt(
 def test_the_command_error_line_carries_no_jwt(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(runs, "delete_expired_tokens", cleanup_raising(OperationalError))
+    monkeypatch.setattr(token_command, "delete_expired_tokens", cleanup_raising(OperationalError))
 
     with pytest.raises(CommandError) as raised:
         call_command("clean_blacklisted_tokens")

@@ -1,4 +1,4 @@
-"""Delivery and retry options of both tasks (maintenance/tasks.py).
+"""Delivery and retries of both tasks (maintenance/tasks.py).
 
 The behaviour they promise runs with real workers in tests/live/test_faults.py: a killed
 pool process is redelivered, an unreachable database is retried 3 times, then fails.
@@ -13,15 +13,53 @@ TASKS = [
     pytest.param(tasks.clean_blacklisted_tokens, id="tokens"),
     pytest.param(tasks.clean_generated_media, id="media"),
 ]
+DRAWS = 1000  # enough that every whole second up to the ceiling shows up
+
+
+def countdowns(task, *, retries: int) -> set[float]:
+    """The delays `task.retry` asks for after its `retries`-th retry, over many draws."""
+    task.push_request(id="retried", retries=retries, is_eager=True, called_directly=False)
+    try:
+        return {task.retry(exc=OperationalError("down"), throw=False).when for _ in range(DRAWS)}
+    finally:
+        task.pop_request()
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_database_errors_are_retried_3_times_after_up_to_5_10_and_20_seconds(task) -> None:
-    assert task.autoretry_for == (OperationalError, InterfaceError)
-    assert (task.max_retries, task.retry_backoff, task.retry_jitter) == (3, 5, True)
-    assert task.default_retry_delay == 5  # never Celery's 3 minutes
+def test_database_errors_are_retried_3_times(task) -> None:
+    assert (task.autoretry_for, task.max_retries) == ((OperationalError, InterfaceError), 3)
+
+
+@pytest.mark.parametrize(
+    ("backoff", "retries", "ceiling"),
+    [(5, 0, 5), (5, 1, 10), (5, 2, 20), (100, 2, 300)],
+    ids=["first", "second", "third", "capped-at-5-min"],
+)
+def test_a_retry_waits_a_random_whole_second_up_to_the_doubled_backoff(
+    settings, backoff: int, retries: int, ceiling: int
+) -> None:
+    settings.MAINTENANCE_RETRY_BACKOFF_S = backoff
+    assert countdowns(tasks.clean_blacklisted_tokens, retries=retries) <= set(range(ceiling + 1))
+    assert ceiling >= max(countdowns(tasks.clean_generated_media, retries=retries)) > ceiling / 2
+
+
+def test_the_backoff_is_read_at_each_retry_and_0_retries_at_once(settings) -> None:
+    settings.MAINTENANCE_RETRY_BACKOFF_S = 0
+    assert countdowns(tasks.clean_blacklisted_tokens, retries=2) == {0}
+    settings.MAINTENANCE_RETRY_BACKOFF_S = 1
+    assert countdowns(tasks.clean_blacklisted_tokens, retries=2) == {0, 1, 2, 3, 4}
 
 
 @pytest.mark.parametrize("task", TASKS)
 def test_message_is_acknowledged_after_the_run_and_redelivered_if_its_worker_dies(task) -> None:
     assert (task.acks_late, task.reject_on_worker_lost) == (True, True)
+
+
+def test_an_explicit_countdown_is_kept(settings) -> None:
+    settings.MAINTENANCE_RETRY_BACKOFF_S = 5
+    task = tasks.clean_blacklisted_tokens
+    task.push_request(id="retried", retries=0, is_eager=True, called_directly=False)
+    try:
+        assert task.retry(exc=OperationalError("down"), countdown=42, throw=False).when == 42
+    finally:
+        task.pop_request()

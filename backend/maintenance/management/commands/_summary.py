@@ -16,6 +16,7 @@ from django.db import DatabaseError
 
 from maintenance.management.commands._signals import stop_on_signals
 from maintenance.progress import TerminalLine, Throttled
+from maintenance.recording import RecordedRun
 
 NOT_RECORDED_EXIT = 3
 
@@ -23,8 +24,9 @@ NOT_RECORDED_EXIT = 3
 class CleanupCommand(BaseCommand):
     """A management command that runs one cleanup and prints its summary."""
 
-    # Set by subclasses: a function of `dry_run`, `should_stop` and `progress`.
-    run: Callable[..., object]
+    # Defined by each command: reads its settings and `now`, calls its cleanup inside
+    # `recorded_run` and returns the run; keyword arguments `dry_run`, `should_stop`, `progress`.
+    run: Callable[..., RecordedRun]
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

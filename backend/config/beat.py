@@ -5,12 +5,18 @@ worker tells the copies apart only if it knows which fire time a message is for;
 time cannot say it reliably (a catch-up run is sent hours after its fire time, and beats'
 clocks differ by milliseconds), so beat, which decides that an entry is due, writes it down:
 headers `beat_entry` and `beat_fire_time` (ISO 8601, UTC). maintenance/once.py reads them.
+
+It also judges each entry at one reading of the clock: Celery's crontab.is_due reads it up
+to five times, and past the catch-up deadline a fire time crossed between two readings is
+put off a whole period (docs/periodic-tasks.md, "Configuring the schedule").
 """
 
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from celery.beat import PersistentScheduler, ScheduleEntry
-from celery.schedules import crontab, schedule
+from celery.schedules import BaseSchedule, crontab, schedule
 
 from maintenance.once import ENTRY_HEADER, FIRE_TIME_HEADER
 
@@ -44,8 +50,34 @@ def current_fire_time(
     return fire
 
 
+@contextmanager
+def clock_read_once(entries: Iterable[ScheduleEntry]) -> Iterator[None]:
+    """Within the block, each entry's schedule sees one instant as now: its clock read once."""
+    schedules = {id(entry.schedule): entry.schedule for entry in entries}.values()
+    saved = [(each, each.nowfun) for each in schedules if isinstance(each, BaseSchedule)]
+    for each, _nowfun in saved:
+        each.nowfun = _stopped_at(each.now())
+    try:
+        yield
+    finally:
+        for each, nowfun in saved:
+            each.nowfun = nowfun
+
+
+def _stopped_at(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
 class FireTimeScheduler(PersistentScheduler):
     """`celery beat`'s default scheduler; each message also says which fire time it is for."""
+
+    def is_due(self, entry: ScheduleEntry) -> tuple[bool, float]:
+        with clock_read_once([entry]):
+            return super().is_due(entry)
+
+    def populate_heap(self, *args: object, **kwargs: object) -> None:
+        with clock_read_once(self.schedule.values()):
+            super().populate_heap(*args, **kwargs)
 
     def apply_async(
         self, entry: ScheduleEntry, producer: object = None, advance: bool = True, **kwargs: object

@@ -101,11 +101,12 @@ def test_each_entry_ran_once_per_fire_time_and_no_other_run_happened(observed: O
         utc(2026, 3, 9, 2): ["ok", "duplicate"],  # two beats
         utc(2026, 3, 10, 2): ["ok"],  # beat back within the deadline
         **{utc(2026, 3, day, 2): ["ok"] for day in range(11, 16)},
-        # nothing on Monday 03-16: beat back after the deadline
+        # nothing on Monday 03-16: beat back after the deadline, then:
+        utc(2026, 3, 17, 2): ["ok"],  # the next fire time, as usual
     }
     assert runs(observed, WEB1) == {utc(2026, 3, 8, 3): ["ok"], utc(2026, 3, 15, 3): ["ok"]}
     assert runs(observed, WEB2) == {utc(2026, 3, 8, 3): ["ok"]}  # then its worker died
-    assert len(observed.rows) == 13
+    assert len(observed.rows) == 14
     assert {row["origin"] for row in observed.rows} == {"beat"}
 
 
@@ -124,13 +125,17 @@ def test_a_beat_back_within_the_deadline_runs_the_missed_fire_time_once_at_resta
     assert observed.restarted_at <= row["started_at"] < observed.restarted_at + timedelta(minutes=1)
 
 
-def test_a_beat_back_after_the_deadline_does_not_run_the_missed_fire_time(
+def test_a_beat_back_after_the_deadline_skips_the_missed_fire_time_and_sends_the_next_once(
     observed: Observed,
 ) -> None:
-    assert observed.late_restart_log.count("beat: Waking up in") >= 3
-    assert "Sending due task clean-blacklisted-tokens-daily" not in observed.late_restart_log
-    assert "LocalTime -> 2026-03-16 08:00:0" in observed.late_restart_log  # on the fake clock
-    # That it then waits for the next fire time: tests/config/test_beat.py, MISSED_RUNS.
+    log = observed.late_restart_log
+    assert "LocalTime -> 2026-03-16 08:00:0" in log  # started on the fake clock
+    sends = [line for line in log.splitlines() if "Scheduler: Sending due task" in line]
+    assert len(sends) == 1
+    assert "| 2026-03-17 02:00:00." in sends[0]  # loguru's time: Tuesday's fire time
+    assert f"Sending due task {TOKENS} " in sends[0]
+    idle = log[: log.index(sends[0])]
+    assert idle.count("beat: Waking up in") >= 3  # ticks at 08:00, nothing sent
 
 
 def test_the_second_beats_copy_was_acknowledged_logged_and_recorded_duplicate(

@@ -4,7 +4,8 @@
 - A second beat: both send Mon 02:00; one run cleans, the other is recorded `duplicate`.
 - Beat stopped over Tue 02:00, back at 07:00 (within 6 h): the run is sent once, at restart.
 - web2's media worker killed: on Sun 03-15 only web1 runs; at 09:00:30 only web2 is stale.
-- Beat stopped over Mon 03-16 02:00, back at 08:00:01 (6 h 1 s late): three ticks, nothing sent.
+- Beat stopped over Mon 03-16 02:00, back at 08:00:01 (6 h 1 s late): three ticks, nothing
+  sent; then Tue 03-17 02:00, the next fire time, sent once.
 `run_timeline` returns what it saw (`Observed`); the tests only read that.
 """
 
@@ -48,7 +49,7 @@ class Observed:
     endpoint_after_sunday: tuple[int, dict] = (0, {})
     flower_states: dict[str, str] = field(default_factory=dict)  # task id -> state
     restarted_at: datetime | None = None
-    late_restart_log: str = ""  # beat's log since its restart past the deadline
+    late_restart_log: str = ""  # beat's log from its restart past the deadline to Tue 02:00
     health_after_web2_died: tuple[int, dict, str] = (0, {}, "")
     endpoint_after_web2_died: tuple[int, dict] = (0, {})
     worker_log: str = ""
@@ -184,6 +185,8 @@ def run_timeline(topology: Topology, roots: dict[str, Path]) -> Observed:
     clock.set(utc(2026, 3, 16, 8, 0, 1))  # 6 h 1 s late: past the deadline
     start_beat("beat", "beat1")
     topology.wait_log("beat", "beat: Waking up in", count=3)  # three ticks, nothing due
+    jump_to(utc(2026, 3, 17, 2))  # the next fire time
+    wait_run(TOKENS, utc(2026, 3, 17, 2))
     observed.late_restart_log = topology.run_log("beat")
 
     observed.rows = _rows(alias)

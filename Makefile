@@ -55,11 +55,12 @@ test: $(STAMP) ## the whole default suite on 2 xdist workers; fails under 100% b
 	$(BIN)/pytest -n 2 -m "not soak and not topology" $(COVERAGE)
 
 # deploy/Procfile's processes under a moving fake clock (tests/live/test_topology.py,
-# about 80 s): kept out of `make test` so that it stays near a minute.
+# under 90 s, its timeout): kept out of `make test` so that it stays near a minute, and
+# run by `make test-live` (its tests are `live` too) and by .ci/run.
 test-topology: $(STAMP) ## the production topology (honcho, libfaketime, Redis, PostgreSQL); a missing one fails
 	CI=true $(BIN)/pytest -m topology tests/live
 
-test-live: $(STAMP) $(RUNTIME) ## worker modes only (in-process, embedded broker, Redis/PostgreSQL/RabbitMQ); a missing server fails
+test-live: $(STAMP) $(RUNTIME) ## every live test: worker modes, soak runs, the topology; a missing server fails
 	CI=true $(BIN)/pytest -m "inprocess or live" tests/live
 
 test-soak: $(STAMP) $(RUNTIME) ## slow real runs: the broker soak, Ctrl-C on make run/web, every guide command as written

@@ -23,7 +23,7 @@ pytestmark = [
     pytest.mark.live,
     pytest.mark.servers,
     pytest.mark.topology,
-    pytest.mark.timeout(300),
+    pytest.mark.timeout(90),  # the whole timeline runs in the first test's setup
     # No test here touches the test database, but pytest-django creates it (which
     # tests/conftest.py's django_db_setup then dates) only for a session that asks for it.
     pytest.mark.django_db,

@@ -56,13 +56,13 @@ class FakeClock:
 
     def set(self, moment: datetime) -> None:
         """Move every process's clock to `moment` (within a second), from where it runs on."""
-        offset = round(moment.timestamp() - time.time())
+        offset = moment.timestamp() - time.time()
         staged = self.path.with_suffix(".new")
-        staged.write_text(f"{offset:+d}\n")
+        staged.write_text(f"{offset:+.3f}\n")  # libfaketime reads fractional seconds
         os.replace(staged, self.path)  # never a half-written file
 
     def now(self) -> datetime:
-        offset = int(self.path.read_text())
+        offset = float(self.path.read_text())
         return datetime.fromtimestamp(time.time() + offset, UTC)
 
     @property
@@ -70,7 +70,9 @@ class FakeClock:
         return {
             "LD_PRELOAD": str(self.library),
             "FAKETIME_TIMESTAMP_FILE": str(self.path),
-            "FAKETIME_CACHE_DURATION": "1",
+            # Re-read the file once in each new second of real time. libfaketime compares
+            # whole seconds (`now - last_read > duration`), so "1" would mean up to 2 s late.
+            "FAKETIME_CACHE_DURATION": "0",
             "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         }
 

@@ -41,37 +41,45 @@ def last_successes(tasks: set[str]) -> dict[str, datetime]:
     return {task: at for task, at in found.items() if at is not None}
 
 
-def last_entry_successes(beat_schedule: Mapping[str, Mapping]) -> dict[str, datetime]:
-    """Return when each beat entry last had a real (not dry) run that ended ok.
+def entry_runs(beat_schedule: Mapping[str, Mapping]) -> dict[str, Q]:
+    """Return which runs are each beat entry's own.
 
-    A beat run counts for the entry it was sent for (its row names it). A run that names
-    none (`celery call`, a command) counts for its task's entry only when the task has a
-    single entry: with one media entry per web host, a run that names no host proves none.
+    A beat run is the entry's it was sent for (its row names it). A run that names none
+    (`celery call`, a command) is its task's entry's only when the task has a single entry:
+    with one media entry per web host, a run that names no host says nothing of any host.
     """
     entries_per_task = Counter(entry["task"] for entry in beat_schedule.values())
-    latest: dict[str, datetime] = {}
+    runs: dict[str, Q] = {}
     for name, entry in beat_schedule.items():
         which = Q(beat_entry=name)
         if entries_per_task[entry["task"]] == 1:
             which |= Q(beat_entry="")
-        finished_at = _last_ok(which & Q(task=entry["task"]))
-        if finished_at is not None:
-            latest[name] = finished_at
-    return latest
+        runs[name] = which & Q(task=entry["task"])
+    return runs
 
 
-def misconfigurations(tasks: set[str]) -> dict[str, str]:
-    """Return why each of `tasks` whose latest run found nothing to clean is misconfigured."""
+def last_entry_successes(beat_schedule: Mapping[str, Mapping]) -> dict[str, datetime]:
+    """Return when each beat entry last had a real (not dry) run of its own that ended ok."""
+    found = {name: _last_ok(which) for name, which in entry_runs(beat_schedule).items()}
+    return {name: at for name, at in found.items() if at is not None}
+
+
+def misconfigurations(beat_schedule: Mapping[str, Mapping]) -> dict[str, str]:
+    """Return why each beat entry whose latest finished run found nothing to clean is
+    misconfigured: one host's missing media root is that host's entry's alone."""
     found: dict[str, str] = {}
-    for task in sorted(tasks):
+    # Still running, or a second beat's copy: neither has looked at the root yet.
+    unseen = (MaintenanceRun.Outcome.RUNNING, MaintenanceRun.Outcome.DUPLICATE)
+    for name, which in entry_runs(beat_schedule).items():
         latest = (
-            MaintenanceRun.objects.filter(task=task)
+            MaintenanceRun.objects.filter(which)
+            .exclude(outcome__in=unseen)
             .order_by("-finished_at", "-id")
             .values_list("summary", "finished_at")
             .first()
         )
         if latest is not None and (latest[0] or {}).get("root_missing") is True:
-            found[task] = (
+            found[name] = (
                 f"GENERATED_MEDIA_ROOT {latest[0].get('root')} does not exist "
                 f"(run finished at {latest[1].astimezone(UTC).isoformat()})"
             )
@@ -83,10 +91,9 @@ def maintenance_health(
 ) -> HealthReport:
     """Judge every beat entry at `now` on its own runs: last success, next due time, and
     OK, PENDING, STALE or MISCONFIGURED."""
-    tasks = {entry["task"] for entry in beat_schedule.values()}
     successes = last_entry_successes(beat_schedule)
     started_at = system_started_at()
-    wrong = misconfigurations(tasks)
+    wrong = misconfigurations(beat_schedule)
     report = []
     for name, entry in beat_schedule.items():
         max_age = period_of(entry["schedule"], at=now) + grace
@@ -99,7 +106,7 @@ def maintenance_health(
             status = STALE if now - last > max_age else OK
         else:
             status = PENDING if pending_until is not None and now <= pending_until else STALE
-        misconfigured = wrong.get(entry["task"])
+        misconfigured = wrong.get(name)
         if misconfigured is not None:
             status = MISCONFIGURED
         report.append(

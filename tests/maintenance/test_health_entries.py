@@ -24,14 +24,19 @@ TOKENS = "clean-blacklisted-tokens-daily"
 
 
 def run(task: str, finished_at: datetime, entry: str = "", **fields: object) -> MaintenanceRun:
-    values = {"origin": "beat" if entry else "task", "outcome": "ok", "dry_run": False, **fields}
+    values = {
+        "origin": "beat" if entry else "task",
+        "outcome": "ok",
+        "dry_run": False,
+        "summary": {},
+        **fields,
+    }
     return MaintenanceRun.objects.create(
         task=task,
         beat_entry=entry,
         fire_time=finished_at.replace(second=0) if entry else None,
         started_at=finished_at - timedelta(seconds=3),
         finished_at=finished_at,
-        summary={},
         **values,
     )
 
@@ -85,6 +90,33 @@ def test_only_an_ok_run_is_a_success(outcome: str) -> None:
     run("clean_generated_media", SUNDAY_3, WEB1, outcome=outcome)
     assert last_entry_successes(HOSTS) == {}
     assert last_successes({"clean_generated_media"}) == {}
+
+
+def test_one_hosts_missing_root_makes_that_hosts_entry_alone_misconfigured() -> None:
+    missing = {"root": "/srv/web1/generated_media", "root_missing": True}
+    run("clean_generated_media", SUNDAY_3 + timedelta(seconds=4), WEB1, summary=missing)
+    run("clean_generated_media", SUNDAY_3 + timedelta(seconds=6), WEB2)  # later, and fine
+    run("clean_blacklisted_tokens", TOKENS_2, TOKENS)
+    report = maintenance_health(now=NOW, beat_schedule=HOSTS)
+    assert [(t.entry, t.status, t.misconfigured) for t in report.tasks] == [
+        (
+            WEB1,
+            "MISCONFIGURED",
+            "GENERATED_MEDIA_ROOT /srv/web1/generated_media does not exist "
+            "(run finished at 2026-03-08T03:00:04+00:00)",
+        ),
+        (WEB2, "OK", None),
+        (TOKENS, "OK", None),
+    ]
+
+
+@pytest.mark.parametrize("outcome", ["running", "duplicate"])
+def test_a_run_that_has_not_looked_at_the_root_leaves_it_missing(outcome: str) -> None:
+    missing = {"root": "/srv/web1/generated_media", "root_missing": True}
+    run("clean_generated_media", SUNDAY_3 + timedelta(seconds=4), WEB1, summary=missing)
+    run("clean_generated_media", NOW, WEB1, outcome=outcome, summary=None)
+    assert statuses(HOSTS)[WEB1] == "MISCONFIGURED"
+    assert statuses(HOSTS)[WEB2] == "STALE"  # never ran: missing on web1 says nothing of web2
 
 
 def test_the_command_names_the_stale_hosts_entry(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,11 @@ from maintenance.schedules import next_fire_times
 FIRES_SHOWN = 3
 
 
+def _queue(entry: dict) -> str:
+    """The queue beat sends the entry to: Celery's router over its options and task_routes."""
+    return app.amqp.router.route(dict(entry.get("options", {})), entry["task"])["queue"].name
+
+
 def _expires_in_words(expires: object) -> str:
     if expires is None:
         return "never"
@@ -23,7 +28,10 @@ def _expires_in_words(expires: object) -> str:
 
 
 class Command(BaseCommand):
-    help = "List every beat entry: task, schedule in words, expires, next three fire times (UTC)."
+    help = (
+        "List every beat entry: task, queue, schedule in words, expires, "
+        "next three fire times (UTC)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Print one JSON list.")
@@ -40,6 +48,7 @@ class Command(BaseCommand):
                 {
                     "entry": name,
                     "task": entry["task"],
+                    "queue": _queue(entry),
                     "schedule": describe_schedule(entry["schedule"], language),
                     "expires": expires.isoformat() if isinstance(expires, datetime) else expires,
                     "expires_text": _expires_in_words(expires),
@@ -55,6 +64,7 @@ class Command(BaseCommand):
         for entry in entries:
             self.stdout.write(entry["entry"])
             self.stdout.write(f"  task      {entry['task']}")
+            self.stdout.write(f"  queue     {entry['queue']}")
             self.stdout.write(f"  schedule  {entry['schedule']}")
             self.stdout.write(f"  expires   {entry['expires_text']}")
             self.stdout.write(f"  next      {', '.join(entry['next'])}")

@@ -1,4 +1,4 @@
-"""`manage.py maintenance_schedule`: every beat entry and its next three fire times in UTC."""
+"""`manage.py maintenance_schedule`: each beat entry, its queue, its next three fire times."""
 
 import json
 from datetime import UTC, datetime
@@ -9,7 +9,7 @@ from celery.schedules import crontab
 from django.core.management import call_command
 from freezegun import freeze_time
 
-from config.celery import app
+from config.celery import app, beat_schedule
 
 
 def _listing(at: datetime, *args: str) -> str:
@@ -48,6 +48,7 @@ def test_json_lists_every_entry_with_its_next_three_fire_times(
         {
             "entry": "clean-generated-media-weekly",
             "task": "clean_generated_media",
+            "queue": "celery",
             "schedule": "At 03:00, only on Sunday (UTC, cron: 0 3 * * 0)",
             "expires": 21600,
             "expires_text": "21600 s (6:00:00 after the fire time)",
@@ -56,6 +57,7 @@ def test_json_lists_every_entry_with_its_next_three_fire_times(
         {
             "entry": "clean-blacklisted-tokens-daily",
             "task": "clean_blacklisted_tokens",
+            "queue": "celery",
             "schedule": "At 02:00 (UTC, cron: 0 2 * * *)",
             "expires": 21600,
             "expires_text": "21600 s (6:00:00 after the fire time)",
@@ -69,12 +71,14 @@ def test_text_listing_reads_as_words() -> None:
     assert _listing(datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)).splitlines() == [
         "clean-generated-media-weekly",
         "  task      clean_generated_media",
+        "  queue     celery",
         "  schedule  At 03:00, only on Sunday (UTC, cron: 0 3 * * 0)",
         "  expires   21600 s (6:00:00 after the fire time)",
         "  next      2026-03-08T03:00:00+00:00, 2026-03-15T03:00:00+00:00, "
         "2026-03-22T03:00:00+00:00",
         "clean-blacklisted-tokens-daily",
         "  task      clean_blacklisted_tokens",
+        "  queue     celery",
         "  schedule  At 02:00 (UTC, cron: 0 2 * * *)",
         "  expires   21600 s (6:00:00 after the fire time)",
         "  next      2026-03-02T02:00:00+00:00, 2026-03-03T02:00:00+00:00, "
@@ -110,6 +114,7 @@ def test_an_added_entry_without_expiry_or_with_a_fixed_one_is_listed_in_words() 
         {
             "entry": "hourly-no-expiry",
             "task": "clean_generated_media",
+            "queue": "celery",
             "schedule": "every 3600 s",
             "expires": None,
             "expires_text": "never",
@@ -122,6 +127,7 @@ def test_an_added_entry_without_expiry_or_with_a_fixed_one_is_listed_in_words() 
         {
             "entry": "every-minute-until",
             "task": "clean_blacklisted_tokens",
+            "queue": "celery",
             "schedule": "Every minute (UTC, cron: * * * * *)",
             "expires": "2026-03-02T00:00:00+00:00",
             "expires_text": "2026-03-02T00:00:00+00:00",
@@ -134,3 +140,19 @@ def test_an_added_entry_without_expiry_or_with_a_fixed_one_is_listed_in_words() 
     ]
     assert app.conf.beat_schedule == ours  # the project's schedule is back, unchanged
     assert added["hourly-no-expiry"]["schedule"] == 3600.0  # the entry itself is not rewritten
+
+
+def test_each_hosts_media_entry_lists_its_own_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    hosts = beat_schedule(("web1", "web2"))
+    monkeypatch.setitem(app.conf, "beat_schedule", hosts)
+    entries = json.loads(_listing(datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC), "--json"))
+    assert [(e["entry"], e["task"], e["queue"]) for e in entries] == [
+        ("clean-generated-media-weekly-web1", "clean_generated_media", "media.web1"),
+        ("clean-generated-media-weekly-web2", "clean_generated_media", "media.web2"),
+        ("clean-blacklisted-tokens-daily", "clean_blacklisted_tokens", "celery"),
+    ]
+    assert [entry["options"] for entry in hosts.values()] == [  # read, not rewritten
+        {"expires": 21600, "queue": "media.web1"},
+        {"expires": 21600, "queue": "media.web2"},
+        {"expires": 21600},
+    ]

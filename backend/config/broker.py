@@ -1,28 +1,9 @@
-"""The embedded broker's transport: kombu's filesystem transport, with whole-or-nothing sends.
+"""The embedded broker: kombu's filesystem transport, with whole-or-nothing sends and queue
+expiry.
 
-kombu's own `filesystem` transport writes each message straight into the queue folder
-under its final name, with one unbuffered `write` whose return value it ignores. When the
-disk is full (or a file size limit is hit) that write stores part of the message and
-returns a short count, so the sender (e.g. `celery -A config call`) prints a task id and
-exits 0, and the next worker to read the truncated file stops with "Unrecoverable error:
-JSONDecodeError" (the failure reported in celery/kombu#1551 and treeverse/dvc#7903). A
-worker polling the folder can also pick up a file that is still being written.
-
-Here a message is written in full to a hidden temporary name in the same folder, then
-renamed to its final name, which a reader sees whole or not at all; a failed write
-removes the temporary file and raises `ChannelError`, so the sender fails loudly and
-nothing is half-sent. Reading is kombu's, unchanged (it lists only `*.<queue>.msg`).
-
-kombu's transport also ignores queue expiry (`x-expires`) and never removes a binding
-whose consumer died (celery/kombu#1280: "Exchange bindings are never deleted"): every
-Flower or `celery events` run leaves a `celeryev.<uuid>` binding in the control folder,
-and each worker heartbeat and task event is then written as a file for each dead queue,
-forever (the worker's CPU grows with the pile, as in ciur/papermerge#230). Here a queue
-declared with an expiry (Celery's `event_queue_expires`, `control_queue_expires`) has a
-lease file in the control folder whose mtime is its deadline: its consumer pushes the
-deadline on as it polls, and whoever looks up the bindings of an exchange unbinds a queue
-past its deadline, drops its messages and writes nothing for it. A consumer that polls
-again after that (a laptop back from sleep) binds its queue again.
+kombu's own truncates a message on a full disk and keeps dead queues' bindings forever
+(celery/kombu#1551, #1280); the faults and the fix: docs/periodic-tasks.md, "The embedded
+broker".
 """
 
 import contextlib

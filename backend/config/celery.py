@@ -36,15 +36,8 @@ guard_flower()
 # runs missed while the workers were down do not pile up and fire all at once.
 BEAT_EXPIRES_S = 6 * 3600
 
-# Missed runs (beat was down over a fire time, e.g. during a deploy): when beat comes
-# back, crontab.is_due runs an entry at once only if one of its fire times lies within
-# the last BEAT_CRON_STARTING_DEADLINE_S seconds (the bound included); otherwise the
-# entry waits for its next fire time. Either way it runs once, never once per missed
-# period. Without this setting Celery would catch up after an outage of any length,
-# at whatever hour beat returns. Both cleanups are idempotent, so a late run is safe;
-# the bound keeps it near its quiet night-time slot, the same 6 h a sent message gets
-# from BEAT_EXPIRES_S. Only a persistent schedule (celerybeat-schedule) remembers the
-# last run: a beat started on a fresh file just waits for the next fire time.
+# Beat down over a fire time: the missed entry runs once, at once, if that fire time was at
+# most this long ago, else at its next one (docs/periodic-tasks.md, "Configuring the schedule").
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#beat-cron-starting-deadline
 BEAT_CRON_STARTING_DEADLINE_S = 6 * 3600
 app.conf.beat_cron_starting_deadline = BEAT_CRON_STARTING_DEADLINE_S

@@ -73,12 +73,10 @@ def record_run(
 
 
 def prune_history(*, now: datetime, max_age: timedelta) -> int:
-    """Delete rows that finished more than `max_age` before `now`; return how many.
+    """Delete rows that finished strictly more than `max_age` before `now`; return how many.
 
-    Strict: a row exactly `max_age` old is kept. The most recent successful (`ok`, not
-    dry) row of each task and beat entry is always kept, however old, so the health check
-    can still say when a long-dead task (or one web host's media run) last worked. Deleted
-    real runs are added to `PrunedRuns` in the same transaction, for the metrics' counters.
+    The last real success of each task and beat entry stays, however old, for the health
+    check; deleted real runs are tallied in `PrunedRuns`, for the metrics' counters.
     """
     last_successes = (
         MaintenanceRun.objects.filter(outcome=MaintenanceRun.Outcome.OK, dry_run=False)

@@ -1,12 +1,7 @@
 """Exactly one run per beat entry and fire time, even when two beats send it.
 
-Beat stamps each message with its entry and fire time (config/beat.py). Before cleaning,
-a beat run claims that pair by inserting its history row as `running`; a unique constraint
-(MaintenanceRun.Meta) lets only one insert succeed, so of two copies racing on two workers
-one cleans and the other ends at once, recorded as `duplicate`. A database constraint
-rather than a lock in Redis: it holds on every broker, and the row is the history anyway.
-A redelivered or retried message keeps its task id and takes its own claim back.
-Manual runs (`celery call`, Flower, the commands) carry no stamp and are never skipped.
+A beat run claims its stamped (entry, fire time) with a `running` history row under a unique
+constraint, which holds on every broker: docs/periodic-tasks.md, "Production layout".
 """
 
 from dataclasses import dataclass

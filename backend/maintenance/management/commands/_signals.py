@@ -23,10 +23,8 @@ class StopRequest:
 def stop_on_signals() -> Iterator[StopRequest]:
     """Inside, the first SIGINT or SIGTERM sets the request instead of ending the process.
 
-    The cleanup then stops at its next poll (between batches, between folders) and its
-    committed work stays. A second signal meets the handlers that were there before (a
-    KeyboardInterrupt, or the end by SIGTERM), for a run stuck before its next poll.
-    Python installs handlers only in the main thread; elsewhere the request stays unset.
+    A second one meets the handlers that were there before, for a run stuck before its next
+    poll. Python installs handlers only in the main thread; elsewhere the request stays unset.
     """
     stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():

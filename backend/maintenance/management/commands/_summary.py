@@ -1,12 +1,5 @@
-"""Shared shell for the cleanup commands: `--dry-run`, `--json`, one summary out, and a
-live progress line while it runs on a terminal.
-
-Exit status: 0 when the run finished and its history row was written (errors on single
-items are counted in the summary); 1 when the run failed (one line on stderr); 3 when it
-finished but its history row could not be written (`recorded: false` and one WARNING
-line: the job is done, the record is missing); 130 or 143 when SIGINT or SIGTERM stopped
-it (one line; the work done so far stays, the row says `partial`, `interrupted`).
-"""
+"""Shared shell of the cleanup commands: `--dry-run`, `--json`, a live progress line, one
+summary out, and the exit statuses of docs/periodic-tasks.md, "Management commands"."""
 
 import json as jsonlib
 from collections.abc import Callable

@@ -11,7 +11,6 @@ Filesystem and database work makes example times uneven, so no per-example deadl
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import settings
@@ -19,6 +18,7 @@ from loguru import logger
 from xdist.scheduler import LoadScopeScheduling
 
 from config.celery import app
+from tests.clock import SYSTEM_STARTED
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
@@ -105,10 +105,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 
 # The test database's deployment "started" (its maintenance migration was applied, the
 # start maintenance/health.py counts from) long before every literal `now` in the tests,
-# so a task that never ran is STALE there unless a test moves the start.
-SYSTEM_STARTED = datetime(2026, 1, 1, tzinfo=UTC)
-
-
+# so a task that never ran is STALE there unless a test moves the start (SYSTEM_STARTED).
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: object) -> None:
     from django.db import connection

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,15 +12,7 @@ from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from config import logs
-
-# The media tests' clock: a Sunday at the weekly fire time (03:00 UTC).
-MEDIA_NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def media_now() -> datetime:
-    """The literal "now" every media test runs its cleanup at."""
-    return MEDIA_NOW
+from tests.clock import MEDIA_NOW
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,16 +12,14 @@ import pytest
 import maintenance.media
 from maintenance.media import MediaCleanupSummary, delete_old_media, mounts, sweep, walk
 from maintenance.media import root as root_module
-
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # == conftest MEDIA_NOW
-WEEK = timedelta(days=7)
+from tests.clock import MEDIA_NOW, WEEK
 
 MakeFile = Callable[..., Path]
 AgeEntry = Callable[[Path, timedelta], Path]
 
 
 def clean(root: Path, *, dry_run: bool = False) -> MediaCleanupSummary:
-    return delete_old_media(root=root, now=NOW, max_age=WEEK, dry_run=dry_run)
+    return delete_old_media(root=root, now=MEDIA_NOW, max_age=WEEK, dry_run=dry_run)
 
 
 def counts(summary: MediaCleanupSummary) -> dict:

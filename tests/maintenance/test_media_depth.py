@@ -21,7 +21,8 @@ import pytest
 
 from maintenance.media import walk
 from maintenance.media.root import BACKEND_DIR
-from tests.maintenance.media_support import NOW, clean, counts, faults, logged, numbers
+from tests.clock import MEDIA_NOW as NOW
+from tests.maintenance.media_support import clean, counts, faults, logged, numbers
 
 OLD = (NOW - timedelta(days=30)).timestamp()
 YOUNG = (NOW - timedelta(days=1)).timestamp()

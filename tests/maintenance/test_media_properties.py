@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 
 from maintenance.media import MediaCleanupSummary, delete_old_media
 from tests.clock import MEDIA_NOW as NOW
+from tests.clock import WEEK
 from tests.maintenance.media_trees import (
     CUTOFF_NS,
     DAY_NS,
@@ -39,7 +39,6 @@ from tests.maintenance.media_trees import (
 # as long, and the example tests alone must reach the 100% that `make test` enforces.
 pytestmark = pytest.mark.no_cover
 
-MAX_AGE = timedelta(days=7)
 KEEP = (".gitkeep", "*.keep")
 COUNTS = ("scanned", "deleted", "bytes_freed", "dirs_removed", "skipped")
 
@@ -187,7 +186,7 @@ def test_cleanup_removes_exactly_what_an_independent_walk_predicts(
 
         def run(dry_run: bool):
             return delete_old_media(
-                root=Path(os.fsdecode(given_root)), now=NOW, max_age=MAX_AGE, dry_run=dry_run,
+                root=Path(os.fsdecode(given_root)), now=NOW, max_age=WEEK, dry_run=dry_run,
                 keep=KEEP,
             )  # fmt: skip
 

@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.maintenance.media_support import (
-    NOW,
-    AgeEntry,
-    MakeFile,
-    clean,
-    counts,
-    numbers,
-)
-
-OLD = timedelta(days=8)
-YOUNG = timedelta(days=1)
+from tests.clock import MEDIA_NOW as NOW
+from tests.clock import OLD, YOUNG
+from tests.maintenance.media_support import AgeEntry, MakeFile, clean, counts, numbers
 
 
 @pytest.fixture

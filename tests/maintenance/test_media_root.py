@@ -18,7 +18,9 @@ from maintenance.media import MediaRootError, delete_old_media
 from maintenance.media.root import BACKEND_DIR, absolute_root
 from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_generated_media
-from tests.maintenance.media_support import NOW, WEEK, clean, faults, logged
+from tests.clock import MEDIA_NOW as NOW
+from tests.clock import WEEK
+from tests.maintenance.media_support import clean, faults, logged
 
 OLD = timedelta(days=30)
 REPO = BACKEND_DIR.parent

@@ -12,7 +12,9 @@ import pytest
 
 from maintenance.media import delete_old_media
 from maintenance.media.sweep import STOP_POLL_ENTRIES
-from tests.maintenance.media_support import NOW, WEEK, AgeEntry, MakeFile, logged
+from tests.clock import MEDIA_NOW as NOW
+from tests.clock import WEEK
+from tests.maintenance.media_support import AgeEntry, MakeFile, logged
 
 OLD = timedelta(days=30)
 

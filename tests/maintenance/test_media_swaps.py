@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from maintenance.media import MediaRootError
-from tests.maintenance.media_support import NOW, MakeFile, clean, counts, faults, logged, numbers
+from tests.clock import MEDIA_NOW as NOW
+from tests.maintenance.media_support import MakeFile, clean, counts, faults, logged, numbers
 
 OLD = timedelta(days=30)
 

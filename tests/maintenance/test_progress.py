@@ -13,8 +13,9 @@ from maintenance.media import MediaCleanupSummary, delete_old_media, sweep
 from maintenance.progress import TerminalLine, Throttled, deleted_of, task_progress
 from maintenance.tasks import clean_generated_media
 from maintenance.tokens import delete_expired_tokens
+from tests.clock import MEDIA_NOW as NOW
+from tests.clock import WEEK
 from tests.factories import OutstandingTokenFactory
-from tests.maintenance.media_support import NOW, WEEK
 
 
 class Counts:

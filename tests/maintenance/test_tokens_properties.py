@@ -14,7 +14,6 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 
 import jwt
 import pytest
@@ -25,14 +24,13 @@ from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
-from tests.clock import TOKENS_NOW
+from tests.clock import TOKENS_NOW, WEEK
 from tests.maintenance.token_shapes import CUTOFF, CUTOFF_TS, Spec, batch_size, insert, row
 
 # Run without coverage's tracer (pytest-cov's marker): under it these examples take twice
 # as long, and the example tests alone must reach the 100% that `make test` enforces.
 pytestmark = pytest.mark.no_cover
 
-MARGIN = timedelta(days=7)
 COUNTS = ("scanned", "expired", "blacklisted_deleted", "outstanding_deleted", "undecodable")
 
 
@@ -127,7 +125,7 @@ def log_messages() -> Iterator[list[str]]:
 
 def run(batch_size: int, dry_run: bool = False) -> TokenCleanupSummary:
     return delete_expired_tokens(
-        now=TOKENS_NOW, margin=MARGIN, batch_size=batch_size, dry_run=dry_run
+        now=TOKENS_NOW, margin=WEEK, batch_size=batch_size, dry_run=dry_run
     )
 
 

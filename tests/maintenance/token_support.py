@@ -1,7 +1,6 @@
 """Helpers shared by the token tests: one run at the daily fire time, both tables, odd JWTs."""
 
 import base64
-from datetime import timedelta
 
 import jwt
 import pytest
@@ -9,11 +8,11 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
-from tests.clock import LONG_AGO, NEXT_MONTH, TOKENS_NOW
+from tests.clock import LONG_AGO, NEXT_MONTH, TOKENS_NOW, WEEK
 from tests.factories import OutstandingTokenFactory
 from tests.maintenance.media_support import from_the_app
 
-MARGIN = timedelta(days=7)
+MARGIN = WEEK
 
 
 def run(**overrides: object) -> TokenCleanupSummary:

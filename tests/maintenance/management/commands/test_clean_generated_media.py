@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -16,11 +16,10 @@ from django.core.management import CommandError, call_command
 from freezegun import freeze_time
 from pytest_django.fixtures import Settings
 
+from tests.clock import MEDIA_NOW as NOW
+from tests.clock import OLD, YOUNG
 from tests.maintenance.media_support import faults
 
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # == conftest MEDIA_NOW
-OLD = timedelta(days=8)  # the edge itself: tests/maintenance/test_media_cutoff.py
-YOUNG = timedelta(days=1)
 BACKEND = Path(__file__).resolve().parents[4] / "backend"
 
 MakeFile = Callable[..., Path]

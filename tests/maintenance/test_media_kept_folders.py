@@ -7,15 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from maintenance.media import delete_old_media, sweep
 from tests.clock import MEDIA_NOW as NOW
-from tests.clock import OLD, YOUNG
+from tests.clock import OLD, WEEK, YOUNG
 from tests.maintenance.media_support import (
     AgeEntry,
     MakeFile,
     clean,
+    counts,
     faults,
     logged,
     notices,
+    numbers,
 )
 
 # Each case puts one entry that must stay into an old folder, alone or beside a FIFO (a
@@ -200,3 +203,53 @@ def test_old_folder_with_an_entry_that_stays_is_kept_and_not_even_tried(
         sum(line.startswith("WARNING cannot") for line in expected),
         sum(" skipping " in line for line in expected),
     )
+
+
+# Large folders are counted in chunks (a progress report every PROGRESS_EVERY entries, and
+# a pause whenever the walk goes down into a subfolder); what stays in an early chunk must
+# still keep the folder once the later chunks held nothing that stays.
+CHUNKED = {  # folder -> its entries in listing order: "y" young file, "o" old, "d" old dir
+    "young-first": "yooooooooo",
+    "young-first-and-last": "yooooooooy",
+    "young-before-two-dirs": "ydd",
+    "all-old": "oooooooooo",
+}
+
+
+@pytest.mark.parametrize("progress", [True, False], ids=["with-progress", "without"])
+def test_folders_counted_in_chunks_stay_or_go_as_a_whole(
+    media_root: Path,
+    make_media_file: MakeFile,
+    age_entry: AgeEntry,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    progress: bool,
+) -> None:
+    monkeypatch.setattr(sweep, "PROGRESS_EVERY", 4)
+    for folder, kinds in CHUNKED.items():
+        for n, kind in enumerate(kinds):
+            entry = media_root / folder / f"{n:02}"
+            if kind == "d":
+                entry.mkdir(parents=True)
+                age_entry(entry, OLD)
+            else:
+                make_media_file(entry, age=YOUNG if kind == "y" else OLD, size=n)
+        age_entry(media_root / folder, OLD)
+    real_scandir = os.scandir
+    in_order = lambda fd: sorted(real_scandir(fd), key=lambda e: e.name)  # noqa: E731
+    seen: list[int] = []
+
+    with faults(scandir=in_order):
+        summary = delete_old_media(
+            root=media_root, now=NOW, max_age=WEEK, dry_run=False,
+            progress=(lambda s: seen.append(s.scanned)) if progress else None,
+        )  # fmt: skip
+
+    assert sorted(os.listdir(media_root)) == sorted(set(CHUNKED) - {"all-old"})
+    assert sorted(os.listdir(media_root / "young-first-and-last")) == ["00", "09"]
+    assert notices(logged(caplog)) == []  # no folder was tried while it held something
+    assert counts(summary) == numbers(
+        scanned=37, deleted=27, bytes_freed=sum(range(1, 9)) * 2 + 9 + sum(range(10)),
+        dirs_removed=3,
+    )  # fmt: skip
+    assert bool(seen) is progress

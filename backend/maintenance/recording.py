@@ -42,12 +42,10 @@ class RecordedRun:
 class DuplicateRun(Exception):
     """Raised on entering a beat run whose fire time another message holds: clean nothing."""
 
-    def __init__(self, duplicate: once.Duplicate) -> None:
-        super().__init__(f"{duplicate.task}: fire time claimed by {duplicate.holder_task_id}")
-        self.duplicate = duplicate
-
     def as_dict(self) -> dict:
-        return self.duplicate.as_dict()
+        """The task's result: the `once.Duplicate` it was raised with, as a dict."""
+        (duplicate,) = self.args
+        return duplicate.as_dict()
 
 
 def current_origin() -> str:

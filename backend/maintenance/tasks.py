@@ -7,6 +7,7 @@ limits: docs/periodic-tasks.md, "Delivery, retries and time limits".
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -46,28 +47,24 @@ class MaintenanceTask(Task):
 
     def retry(
         self,
-        args: object = None,
-        kwargs: object = None,
+        *args: object,
         exc: BaseException | None = None,
-        throw: bool = True,
-        eta: object = None,
         countdown: float | None = None,
-        *more: object,
         **options: object,
     ) -> object:
-        """Celery's retry, `exc` redacted, after up to MAINTENANCE_RETRY_BACKOFF_S * 2^retries.
+        """Celery's retry, `exc` redacted, after up to MAINTENANCE_RETRY_BACKOFF_S * 2^retries s.
 
         The backoff is read here, at each retry: autoretry would read `retry_backoff` once.
         """
         redact_exception(exc)
-        if countdown is None and eta is None:
+        if countdown is None:
             countdown = get_exponential_backoff_interval(
                 factor=settings.MAINTENANCE_RETRY_BACKOFF_S,
                 retries=self.request.retries,
                 maximum=self.retry_backoff_max,
                 full_jitter=self.retry_jitter,
             )
-        return super().retry(args, kwargs, exc, throw, eta, countdown, *more, **options)
+        return super().retry(*args, exc=exc, countdown=countdown, **options)
 
 
 @shared_task(
@@ -86,7 +83,7 @@ def clean_generated_media(dry_run: bool = False) -> dict:
             max_age=timedelta(days=settings.GENERATED_MEDIA_MAX_AGE_DAYS),
             keep=settings.GENERATED_MEDIA_KEEP,
             dry_run=dry_run,
-            protected=protected_paths(),
+            protected=protected_paths(settings.DATABASES, settings.LOG_DIR),
             progress=task_progress(),
         )
     return run.as_dict()
@@ -114,11 +111,11 @@ def clean_blacklisted_tokens(dry_run: bool = False) -> dict:
     return run.as_dict()
 
 
-def protected_paths() -> list[tuple[str, str]]:
+def protected_paths(databases: dict, log_dir: Path) -> list[tuple[str, str]]:
     """What a media root must never contain: the SQLite databases and the log folder."""
     found = [
         ("the SQLite database", os.path.realpath(db["NAME"]))
-        for db in settings.DATABASES.values()
+        for db in databases.values()
         if "sqlite" in db["ENGINE"] and str(db["NAME"]) not in ("", ":memory:")
     ]
-    return [*found, ("the log folder", os.path.realpath(settings.LOG_DIR))]
+    return [*found, ("the log folder", os.path.realpath(log_dir))]

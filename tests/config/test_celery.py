@@ -80,3 +80,17 @@ def test_a_server_broker_and_results_get_no_folder(tmp_path: Path) -> None:
     )
     make_embedded_folders(conf)
     assert list(root.iterdir()) == []
+
+
+def test_the_embedded_broker_and_sqlite_results_get_their_folders(tmp_path: Path) -> None:
+    root = tmp_path / "var"
+    folders = ("data_folder_in", "data_folder_out", "control_folder", "processed_folder")
+    conf = SimpleNamespace(
+        broker_transport="config.broker:Transport",
+        broker_transport_options={key: str(root / "broker" / key) for key in folders},
+        result_backend=f"db+sqlite:///{root / 'results' / 'results.sqlite3'}",
+    )
+    make_embedded_folders(conf)
+    make_embedded_folders(conf)  # again, as each process does: they exist already
+    assert sorted(path.name for path in (root / "broker").iterdir()) == sorted(folders)
+    assert [path.name for path in (root / "results").iterdir()] == []  # SQLite makes the file

@@ -13,7 +13,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from maintenance import tokens
 from maintenance.models import MaintenanceRun
-from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
+from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media, protected_paths
 from tests.factories import OutstandingTokenFactory
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
@@ -133,3 +133,29 @@ def test_each_task_gets_its_soft_limit_five_minutes_before_the_hard_kill(
 )
 def test_retry_delays_are_capped_at_five_minutes(task) -> None:
     assert task.retry_backoff_max == 300
+
+
+@pytest.mark.eager
+@pytest.mark.django_db
+@pytest.mark.usefixtures("eager")
+def test_dry_run_may_be_passed_by_position(media_root: Path) -> None:
+    old = _file_aged(media_root, "old.png", 30 * DAY)
+    summary = clean_generated_media.apply(args=(True,)).get()  # celery call --args '[true]'
+    assert (summary["dry_run"], summary["deleted"]) == (True, 1)
+    assert old.exists()
+
+
+def test_a_media_root_may_not_hold_the_sqlite_databases_nor_the_log_folder(tmp_path: Path) -> None:
+    real = Path(os.path.realpath(tmp_path)) / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    databases = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": tmp_path / "link" / "db"},
+        "memory": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+        "unnamed": {"ENGINE": "django.db.backends.sqlite3", "NAME": ""},
+        "server": {"ENGINE": "django.db.backends.postgresql", "NAME": "app"},
+    }
+    assert protected_paths(databases, tmp_path / "link" / "logs") == [
+        ("the SQLite database", str(real / "db")),
+        ("the log folder", str(real / "logs")),
+    ]

@@ -103,6 +103,19 @@ def test_the_eager_result_of_a_retried_then_failed_task_carries_no_jwt(
     assert f"KeyError: 'jti of {REDACTED}'" in result.traceback
 
 
+@pytest.mark.eager
+def test_an_error_before_the_run_that_is_not_retried_carries_no_jwt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tasks, "recorded_run", lambda *_args, **_kwargs: fail(ValueError))
+
+    result = clean_blacklisted_tokens.apply()
+
+    assert (result.state, result.result.args) == ("FAILURE", (f"cannot judge {REDACTED}",))
+    assert_no_token_in(result.traceback)
+    assert MaintenanceRun.objects.count() == 0  # no run began: nothing recorded
+
+
 def test_the_command_error_line_carries_no_jwt(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -55,11 +55,20 @@ def test_message_is_acknowledged_after_the_run_and_redelivered_if_its_worker_die
     assert (task.acks_late, task.reject_on_worker_lost) == (True, True)
 
 
-def test_an_explicit_countdown_is_kept(settings) -> None:
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3NzE3MjU2MDB9.c2lnbmF0dXJl"  # a token's shape
+
+
+def test_a_retry_keeps_celerys_arguments_and_carries_no_jwt(settings) -> None:
     settings.MAINTENANCE_RETRY_BACKOFF_S = 5
     task = tasks.clean_blacklisted_tokens
     task.push_request(id="retried", retries=0, is_eager=True, called_directly=False)
     try:
-        assert task.retry(exc=OperationalError("down"), countdown=42, throw=False).when == 42
+        explicit = task.retry(exc=OperationalError("down"), countdown=42, throw=False)
+        positional = task.retry((True,), exc=OperationalError(f"bad {JWT}"), throw=False)
+        with pytest.raises(OperationalError, match=r"^last$"):
+            task.retry(exc=OperationalError("last"), max_retries=0)
     finally:
         task.pop_request()
+    assert explicit.when == 42
+    assert positional.sig.args == (True,)
+    assert positional.exc.args == ("bad <redacted-jwt>",)  # what a RETRY state would store

@@ -37,7 +37,7 @@ class Command(CleanupCommand):
                     max_age=timedelta(days=settings.GENERATED_MEDIA_MAX_AGE_DAYS),
                     keep=settings.GENERATED_MEDIA_KEEP,
                     dry_run=dry_run,
-                    protected=protected_paths(),
+                    protected=protected_paths(settings.DATABASES, settings.LOG_DIR),
                     should_stop=should_stop,
                     progress=progress,
                 )

@@ -15,7 +15,16 @@ from tests.maintenance.token_support import (
 )
 
 EXP = 1771725600  # 2026-02-22 02:00:00 UTC
-EXP_PAYLOAD = b64url(b'{"exp": 1771725600}')
+EXP_PAYLOAD = b64url(b'{"exp": 1771725600}')  # 26 characters: 4 unused bits at the end
+SIGNATURE = b64url(b"signature")
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# The same payload with one of the last character's unused bits set: it decodes to the
+# same bytes, but it is not the encoding of anything, and pyjwt refuses it.
+UNUSED_BITS_SET = EXP_PAYLOAD[:-1] + ALPHABET[ALPHABET.index(EXP_PAYLOAD[-1]) | 1]
+
+
+def with_header(header: bytes) -> str:
+    return f"{b64url(header)}.{EXP_PAYLOAD}.{SIGNATURE}"
 
 
 @pytest.mark.parametrize(
@@ -31,6 +40,8 @@ EXP_PAYLOAD = b64url(b'{"exp": 1771725600}')
         (lambda: with_payload(b' {"exp":1771725600} '), EXP),
         (lambda: with_payload('{"exp": 1771725600}'.encode("utf-16-le")), EXP),
         (lambda: with_payload('{"exp": 1771725600}'.encode("utf-8-sig")), EXP),
+        (lambda: f"{HEADER}.{EXP_PAYLOAD}==.{SIGNATURE}", EXP),
+        (lambda: with_header(b'{"alg": "HS256", "kid": "key-1"}'), EXP),
     ],
     ids=[
         "simplejwt-key-hs256",
@@ -43,6 +54,8 @@ EXP_PAYLOAD = b64url(b'{"exp": 1771725600}')
         "json-with-spaces",
         "utf-16-json",
         "utf-8-bom-json",
+        "padded-to-a-multiple-of-four",
+        "string-kid",
     ],
 )
 def test_read_exp_returns_the_payload_exp_whatever_the_signature(
@@ -85,6 +98,15 @@ def test_read_exp_returns_the_payload_exp_whatever_the_signature(
         # Whitespace JSON does not allow around the object (it allows space, tab, CR, LF).
         lambda: with_payload(b'\x0c{"exp": 1771725600}'),
         lambda: with_payload(b'{"exp": 1771725600}\x0b'),
+        # What pyjwt checks even unverified (found by the property test, pyjwt 2.15).
+        lambda: f"{HEADER}.{EXP_PAYLOAD}=.{SIGNATURE}",
+        lambda: f"{HEADER}.{UNUSED_BITS_SET}.{SIGNATURE}",
+        lambda: f"{HEADER}.{EXP_PAYLOAD}.{SIGNATURE}!",
+        lambda: f"{HEADER}.{EXP_PAYLOAD}.{SIGNATURE[:-1]}",
+        lambda: f"e!.{EXP_PAYLOAD}.{SIGNATURE}",
+        lambda: with_header(b'{"alg": "HS256", "kid": 7}'),
+        lambda: with_header(b'{"alg": "HS256", "b64": false, "crit": ["b64"]}'),
+        lambda: with_header(b'["alg", "HS256"]'),
     ],
     ids=[
         "missing-exp",
@@ -115,6 +137,14 @@ def test_read_exp_returns_the_payload_exp_whatever_the_signature(
         "newlines-inside",
         "form-feed-before-json",
         "vertical-tab-after-json",
+        "padding-to-no-multiple-of-four",
+        "unused-bits-set",
+        "bad-signature-chars",
+        "signature-not-canonical",
+        "bad-header-base64",
+        "kid-not-a-string",
+        "b64-false-header",
+        "header-not-an-object",
     ],
 )
 def test_read_exp_returns_none_when_exp_is_not_a_finite_number(token: Callable[[], str]) -> None:

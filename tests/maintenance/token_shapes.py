@@ -60,6 +60,16 @@ class Spec:
 
 
 _NONE = st.none()
+ODD_HEADERS = (
+    {"alg": "HS256", "kid": 7},
+    {"alg": "HS256", "kid": "key-1"},
+    {"alg": "HS256", "b64": False, "crit": ["b64"]},
+    {"alg": "HS256", "crit": ["b64"]},
+    {"alg": "HS256", "crit": "b64"},
+    {"alg": "HS256", "crit": ["exp"]},
+    ["alg", "HS256"],
+    {},
+)
 
 
 def _spec(shape: str, detail: st.SearchStrategy = _NONE) -> st.SearchStrategy[Spec]:
@@ -91,6 +101,14 @@ row = st.one_of(
     # The claims as JSON in another Unicode encoding, or with a UTF-8-encoded lone surrogate.
     _spec("encoded", st.sampled_from(ENCODINGS)),
     _spec("bad-payload", st.tuples(st.integers(0, 200), st.sampled_from("+/=!. é"))),
+    # A character put into the header or the signature segment, or one of its last
+    # characters changed (padding, unused bits), which pyjwt checks even unverified.
+    _spec(
+        "bad-segment",
+        st.tuples(st.sampled_from((0, 2)), st.integers(0, 200), st.sampled_from("+/=!. éAQgw")),
+    ),
+    # Headers pyjwt refuses (a kid that is not a string, b64 false, crit) or takes.
+    _spec("odd-header", st.sampled_from(ODD_HEADERS)),
     _spec("text", _text | st.lists(_text, min_size=2, max_size=4).map(".".join)),
 )
 batch_size = st.integers(1, 50)
@@ -137,6 +155,17 @@ def make_token(spec: Spec, index: int) -> str:
         position, char = spec.detail
         position %= len(payload) + 1
         return ".".join([header, payload[:position] + char + payload[position:], signature])
+    if spec.shape == "bad-segment":
+        parts = jwt.encode(claims, KEYS[spec.key], spec.algorithm).split(".")
+        segment, position, char = spec.detail
+        text = parts[segment]
+        position %= len(text) + 1
+        replace = char.isalnum() and position < len(text)  # change a character, or insert one
+        parts[segment] = text[:position] + char + text[position + replace :]
+        return ".".join(parts)
+    if spec.shape == "odd-header":
+        header = _b64(json.dumps(spec.detail).encode())
+        return ".".join([header, _b64(json.dumps(claims).encode()), _b64(b"signature")])
     assert spec.shape == "text", spec.shape
     return spec.detail
 

@@ -1,6 +1,5 @@
 """Helpers shared by the media tests: one run at the weekly fire time, its counts, its log."""
 
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,20 +44,6 @@ def snapshot(top: Path) -> dict[str, tuple[int, int, int]]:
             st = os.lstat(os.path.join(dirpath, name))
             found[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
     return found
-
-
-def logged(caplog: pytest.LogCaptureFixture) -> list[str]:
-    """Each line the app logged through loguru during the test, as "LEVEL message"."""
-    return [f"{r.levelname} {r.getMessage()}" for r in caplog.records if from_the_app(r)]
-
-
-def from_the_app(record: logging.LogRecord) -> bool:
-    """A record the app logged through loguru, not a library's nor its stdlib duplicate."""
-    return hasattr(record, "extra") and record.name.startswith(("maintenance", "config"))
-
-
-def warnings(log: list[str]) -> list[str]:
-    return [line for line in log if line.startswith("WARNING")]
 
 
 def notices(log: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 from pyfakefs.fake_filesystem import FakeFilesystem
 
 from tests.clock import OLD, YOUNG
+from tests.logs import logged
 from tests.maintenance.fake_tree import (
     OUTSIDE,
     ROOT,
@@ -22,7 +23,7 @@ from tests.maintenance.fake_tree import (
     expected,
     tree,
 )
-from tests.maintenance.media_support import AgeEntry, MakeFile, faults, logged
+from tests.maintenance.media_support import AgeEntry, MakeFile, faults
 
 
 @pytest.mark.parametrize(

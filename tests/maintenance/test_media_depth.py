@@ -22,7 +22,8 @@ import pytest
 from maintenance.media import walk
 from maintenance.media.root import BACKEND_DIR
 from tests.clock import MEDIA_NOW as NOW
-from tests.maintenance.media_support import clean, counts, faults, logged, numbers
+from tests.logs import logged
+from tests.maintenance.media_support import clean, counts, faults, numbers
 
 OLD = (NOW - timedelta(days=30)).timestamp()
 YOUNG = (NOW - timedelta(days=1)).timestamp()

@@ -9,8 +9,9 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 
 from maintenance.media import MediaRootError
 from tests.clock import OLD, YOUNG
+from tests.logs import logged
 from tests.maintenance.fake_tree import ROOT, clean, counts, expected
-from tests.maintenance.media_support import AgeEntry, MakeFile, logged
+from tests.maintenance.media_support import AgeEntry, MakeFile
 
 
 def test_directories_the_run_empties_are_removed_bottom_up(

@@ -12,6 +12,7 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 
 from maintenance.media import MediaRootError
 from tests.clock import OLD
+from tests.logs import logged, warnings
 from tests.maintenance.fake_tree import ROOT as FAKE_ROOT
 from tests.maintenance.fake_tree import as_non_root
 from tests.maintenance.media_support import (
@@ -20,10 +21,8 @@ from tests.maintenance.media_support import (
     clean,
     counts,
     faults,
-    logged,
     notices,
     numbers,
-    warnings,
 )
 
 # --- Permissions (pyfakefs as a non-root user, so permission bits count) ----------------

@@ -10,13 +10,13 @@ import pytest
 from maintenance.media import delete_old_media, sweep
 from tests.clock import MEDIA_NOW as NOW
 from tests.clock import OLD, WEEK, YOUNG
+from tests.logs import logged
 from tests.maintenance.media_support import (
     AgeEntry,
     MakeFile,
     clean,
     counts,
     faults,
-    logged,
     notices,
     numbers,
 )

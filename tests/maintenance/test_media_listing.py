@@ -14,15 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.maintenance.media_support import (
-    MakeFile,
-    clean,
-    counts,
-    faults,
-    logged,
-    numbers,
-    warnings,
-)
+from tests.logs import logged, warnings
+from tests.maintenance.media_support import MakeFile, clean, counts, faults, numbers
 
 OLD, YOUNG = timedelta(days=30), timedelta(days=1)
 

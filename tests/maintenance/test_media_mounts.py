@@ -19,7 +19,8 @@ import pytest
 from pyfakefs.fake_filesystem import FakeFilesystem
 
 from maintenance.media import mounts
-from tests.maintenance.media_support import MakeFile, clean, counts, logged, numbers
+from tests.logs import logged
+from tests.maintenance.media_support import MakeFile, clean, counts, numbers
 
 OLD = timedelta(days=30)
 LIBC = ctypes.CDLL(None, use_errno=True)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.clock import OLD, YOUNG
+from tests.logs import logged
 from tests.maintenance.fake_tree import ROOT, clean, counts, expected
-from tests.maintenance.media_support import MakeFile, logged
+from tests.maintenance.media_support import MakeFile
 
 
 def test_names_on_the_keep_list_are_never_deleted(

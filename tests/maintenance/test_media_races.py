@@ -8,6 +8,7 @@ import pytest
 from pyfakefs.fake_filesystem import FakeFilesystem
 
 from tests.clock import OLD, YOUNG
+from tests.logs import logged, warnings
 from tests.maintenance.fake_tree import ROOT as FAKE_ROOT
 from tests.maintenance.media_support import (
     AgeEntry,
@@ -15,11 +16,9 @@ from tests.maintenance.media_support import (
     clean,
     counts,
     faults,
-    logged,
     notices,
     numbers,
     snapshot,
-    warnings,
 )
 
 # --- Races: things that change between scan and action ---------------------------------

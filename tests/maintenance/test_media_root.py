@@ -20,7 +20,8 @@ from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_generated_media
 from tests.clock import MEDIA_NOW as NOW
 from tests.clock import WEEK
-from tests.maintenance.media_support import clean, faults, logged
+from tests.logs import logged
+from tests.maintenance.media_support import clean, faults
 
 OLD = timedelta(days=30)
 REPO = BACKEND_DIR.parent

@@ -14,7 +14,8 @@ from maintenance.media import delete_old_media
 from maintenance.media.sweep import STOP_POLL_ENTRIES
 from tests.clock import MEDIA_NOW as NOW
 from tests.clock import WEEK
-from tests.maintenance.media_support import AgeEntry, MakeFile, logged
+from tests.logs import logged
+from tests.maintenance.media_support import AgeEntry, MakeFile
 
 OLD = timedelta(days=30)
 

@@ -15,7 +15,8 @@ import pytest
 
 from maintenance.media import MediaRootError
 from tests.clock import MEDIA_NOW as NOW
-from tests.maintenance.media_support import MakeFile, clean, counts, faults, logged, numbers
+from tests.logs import logged
+from tests.maintenance.media_support import MakeFile, clean, counts, faults, numbers
 
 OLD = timedelta(days=30)
 

@@ -15,7 +15,7 @@ from config.beat import ENTRY_HEADER, FIRE_TIME_HEADER
 from maintenance import once
 from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
-from tests.maintenance.media_support import logged
+from tests.logs import logged
 
 pytestmark = [pytest.mark.django_db, pytest.mark.eager, pytest.mark.usefixtures("eager")]
 

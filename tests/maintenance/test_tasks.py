@@ -1,20 +1,18 @@
 """The tasks are thin: each returns its cleanup's summary, driven by the clock."""
 
-import itertools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from freezegun import freeze_time
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from maintenance import tokens
 from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media, protected_paths
 from tests.factories import OutstandingTokenFactory
+from tests.maintenance.token_support import BLACKLIST_DELETE, before_each
 
 NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
 LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
@@ -85,15 +83,12 @@ def test_token_task_at_its_soft_time_limit_returns_a_partial_summary_recorded_as
 ) -> None:
     settings.TOKEN_CLEANUP_BATCH_SIZE = 1
     expired = [OutstandingTokenFactory(exp=LONG_AGO, blacklisted=True) for _ in range(3)]
-    real = tokens._delete_batch
-    batches = itertools.count(1)
 
-    def delete_batch(ids, summary, using):
-        if next(batches) == 2:
+    def soft_limit_in_batch_2(n: int, ids: list[int]) -> None:
+        if n == 2:
             raise SoftTimeLimitExceeded()  # what Celery raises at the soft limit
-        return real(ids, summary, using)
 
-    with mock.patch.object(tokens, "_delete_batch", side_effect=delete_batch):
+    with before_each(BLACKLIST_DELETE, soft_limit_in_batch_2):
         summary = clean_blacklisted_tokens.delay().get()
 
     assert (summary["completed"], summary["outstanding_deleted"]) == (False, 1)

@@ -5,7 +5,6 @@ The cutoff itself, at literal instants either side of it: test_token_cutoff.py.
 
 import json
 from datetime import UTC, datetime, timedelta
-from unittest import mock
 
 import jwt
 import pytest
@@ -14,12 +13,14 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from maintenance import tokens
 from maintenance.tokens import TokenCleanupSummary
 from tests.clock import LONG_AGO, NEXT_MONTH, utc
 from tests.factories import OutstandingTokenFactory, UserFactory
 from tests.maintenance.token_support import (
+    BLACKLIST_COUNT,
+    BLACKLIST_DELETE,
     TWENTY_SUMMARY,
+    before_each,
     log_lines,
     numbers,
     pyjwt_token,
@@ -56,19 +57,16 @@ def test_token_of_a_deleted_user_is_judged_the_same(exp: datetime, deleted: bool
 def test_rows_another_run_deleted_between_read_and_delete_are_not_errors_nor_counted(
     twenty_tokens: list[OutstandingToken],
 ) -> None:
-    """A second, complete run slips in after the first read its first batch."""
-    real_delete_batch = tokens._delete_batch
+    """A second, complete run slips in after the first judged its first batch."""
     interleaved: list[TokenCleanupSummary] = []
 
-    def delete_batch_after_another_run(ids, summary, using):
-        if not interleaved:
-            interleaved.append(TokenCleanupSummary())  # guard: the inner run is not hooked
-            interleaved[0] = run(batch_size=7)
-        return real_delete_batch(ids, summary, using)
+    def another_run(n: int, ids: list[int]) -> None:
+        if n == 1:
+            interleaved.append(run(batch_size=7))
 
-    with mock.patch.object(tokens, "_delete_batch", side_effect=delete_batch_after_another_run):
+    with before_each(BLACKLIST_DELETE, another_run):
         first = run(batch_size=7)
-    other = interleaved[0]
+    (other,) = interleaved
 
     assert tables() == survivors_of_twenty()
     assert numbers(other) == TWENTY_SUMMARY
@@ -85,17 +83,15 @@ def test_rows_another_run_deleted_between_read_and_delete_are_not_errors_nor_cou
 def test_a_row_gone_before_the_delete_is_skipped_and_the_rest_counted(
     twenty_tokens: list[OutstandingToken], dry_run: bool
 ) -> None:
-    real_delete_batch = tokens._delete_batch
     vanished = twenty_tokens[0]  # expired and blacklisted, in the first batch
     before = tables()
 
-    def delete_batch_after_one_vanished(ids, summary, using):
+    def one_vanishes(n: int, ids: list[int]) -> None:
         if vanished.pk in ids:
             BlacklistedToken.objects.filter(token_id=vanished.pk).delete()
             OutstandingToken.objects.filter(pk=vanished.pk).delete()
-        return real_delete_batch(ids, summary, using)
 
-    with mock.patch.object(tokens, "_delete_batch", side_effect=delete_batch_after_one_vanished):
+    with before_each(BLACKLIST_COUNT if dry_run else BLACKLIST_DELETE, one_vanishes):
         summary = run(batch_size=7, dry_run=dry_run)
 
     after = tables()

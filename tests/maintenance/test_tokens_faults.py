@@ -6,24 +6,21 @@ These run with real transactions (`transaction=True`), so "committed" means comm
 import contextlib
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from unittest import mock
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.management import execute_from_command_line
 from django.db import IntegrityError, OperationalError
 from freezegun import freeze_time
-from loguru import logger
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from maintenance import tokens
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
+from tests.clock import LONG_AGO, NEXT_MONTH, WEEK
+from tests.clock import TOKENS_NOW as NOW
 from tests.factories import OutstandingTokenFactory
+from tests.logs import logged, warnings
+from tests.maintenance.token_support import OUTSTANDING_DELETE, before_each
 
-NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
-LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
-NEXT_MONTH = datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC)
 DB_ERROR = OperationalError("database is locked (injected)")
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,20 +48,17 @@ def pks(rows: list[OutstandingToken]) -> set[int]:
 @contextlib.contextmanager
 def outstanding_delete_fails_in_batch(k: int, error: BaseException = DB_ERROR) -> Iterator[None]:
     """Batch k's OutstandingToken DELETE raises `error`, after its blacklist DELETE has run."""
-    real = tokens.delete_where_in
-    outstanding_deletes = itertools.count(1)
 
-    def delete(model, column, ids, using):
-        if model is OutstandingToken and next(outstanding_deletes) == k:
+    def fail(n: int, ids: list[int]) -> None:
+        if n == k:
             raise error
-        return real(model, column, ids, using)
 
-    with mock.patch.object(tokens, "delete_where_in", side_effect=delete):
+    with before_each(OUTSTANDING_DELETE, fail):
         yield
 
 
 def run(**overrides: object) -> TokenCleanupSummary:
-    arguments = {"now": NOW, "margin": timedelta(days=7), "batch_size": 2, "dry_run": False}
+    arguments = {"now": NOW, "margin": WEEK, "batch_size": 2, "dry_run": False}
     return delete_expired_tokens(**(arguments | overrides))
 
 
@@ -148,17 +142,12 @@ def test_stop_between_batches_keeps_committed_batches_and_the_next_run_finishes(
 
 
 def test_a_stop_is_one_info_line_naming_the_last_id_done(
-    five_expired_batches: list[OutstandingToken],
+    five_expired_batches: list[OutstandingToken], caplog: pytest.LogCaptureFixture
 ) -> None:
     """The caller asked for the stop and reports it; this line only says where it stopped."""
     polls = itertools.count()
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="INFO", format="{level} {message}")
-    try:
-        run(should_stop=lambda: next(polls) == 2)  # after two batches of two
-    finally:
-        logger.remove(sink)
-    assert [line.rstrip("\n") for line in lines if "summary" not in line] == [
+    run(should_stop=lambda: next(polls) == 2)  # after two batches of two
+    assert [line for line in logged(caplog) if "summary" not in line] == [
         f"INFO clean_blacklisted_tokens stopped early after id {five_expired_batches[3].pk}"
     ]
 
@@ -200,16 +189,11 @@ def test_soft_time_limit_in_batch_3_keeps_1_and_2_rolls_back_3_and_reports_parti
 
 
 def test_an_interruption_is_one_warning_naming_it_and_the_last_id_kept(
-    five_expired_batches: list[OutstandingToken],
+    five_expired_batches: list[OutstandingToken], caplog: pytest.LogCaptureFixture
 ) -> None:
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="WARNING", format="{level} {message}")
-    try:
-        with outstanding_delete_fails_in_batch(3, SoftTimeLimitExceeded()):
-            run(interrupted_by=(SoftTimeLimitExceeded,))
-    finally:
-        logger.remove(sink)
-    assert [line.rstrip("\n") for line in lines] == [
+    with outstanding_delete_fails_in_batch(3, SoftTimeLimitExceeded()):
+        run(interrupted_by=(SoftTimeLimitExceeded,))
+    assert warnings(logged(caplog)) == [
         "WARNING clean_blacklisted_tokens interrupted (SoftTimeLimitExceeded) after id "
         f"{five_expired_batches[3].pk}; the batch after it rolled back, the next run "
         "finishes the job"
@@ -236,30 +220,24 @@ def blacklist_row_written_between_the_deletes(k: int, times: int) -> Iterator[li
     """In batch k, the first `times` attempts get a blacklist row for one of their tokens
     between the blacklist DELETE and the outstanding DELETE, as a concurrent writer on a
     database without row locks would; the foreign key then fails at COMMIT, for real."""
-    real = tokens.delete_where_in
-    outstanding_deletes = itertools.count(1)
     written: list[int] = []
 
-    def delete(model, column, ids, using):
-        if model is OutstandingToken and next(outstanding_deletes) in range(k, k + times):
+    def write(n: int, ids: list[int]) -> None:
+        if n in range(k, k + times):
             BlacklistedToken.objects.create(token_id=ids[0])
             written.append(ids[0])
-        return real(model, column, ids, using)
 
-    with mock.patch.object(tokens, "delete_where_in", side_effect=delete):
+    with before_each(OUTSTANDING_DELETE, write):
         yield written
 
 
-def test_a_batch_whose_foreign_key_fails_at_commit_is_deleted_again_and_counted_exactly() -> None:
+def test_a_batch_whose_foreign_key_fails_at_commit_is_deleted_again_and_counted_exactly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     rows = [OutstandingTokenFactory(exp=LONG_AGO) for _ in range(6)]  # none blacklisted
     kept = OutstandingTokenFactory(exp=NEXT_MONTH, blacklisted=True)
-    lines: list[str] = []
-    sink = logger.add(lines.append, level="WARNING", format="{level} {message}")
-    try:
-        with blacklist_row_written_between_the_deletes(2, times=2) as written:
-            summary = run()
-    finally:
-        logger.remove(sink)
+    with blacklist_row_written_between_the_deletes(2, times=2) as written:
+        summary = run()
 
     assert written == [rows[2].pk, rows[2].pk]  # batch 2's first two attempts failed
     assert tables() == ({kept.pk}, {kept.pk})
@@ -272,7 +250,7 @@ def test_a_batch_whose_foreign_key_fails_at_commit_is_deleted_again_and_counted_
         "dry_run": False,
         "completed": True,
     }
-    assert [line.rstrip("\n") for line in lines] == [
+    assert warnings(logged(caplog)) == [
         "WARNING clean_blacklisted_tokens: a blacklist row was written into the batch up to id "
         f"{rows[3].pk} while it was deleted; deleting it again (attempt {attempt} of 3)"
         for attempt in (2, 3)

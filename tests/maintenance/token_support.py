@@ -1,16 +1,21 @@
 """Helpers shared by the token tests: one run at the daily fire time, both tables, odd JWTs."""
 
 import base64
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import jwt
 import pytest
+from django.db import connection
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
 from tests.clock import LONG_AGO, NEXT_MONTH, TOKENS_NOW, WEEK
 from tests.factories import OutstandingTokenFactory
-from tests.maintenance.media_support import from_the_app
+from tests.logs import from_the_app
 
 MARGIN = WEEK
 
@@ -46,6 +51,34 @@ def summary_of(*, scanned: int, expired: int, blacklisted: int, undecodable: int
         "dry_run": False,
         "completed": True,
     }
+
+
+BLACKLIST_DELETE = f'DELETE FROM "{BlacklistedToken._meta.db_table}"'
+BLACKLIST_COUNT = f'SELECT COUNT(*) FROM "{BlacklistedToken._meta.db_table}"'  # a dry run's
+OUTSTANDING_DELETE = f'DELETE FROM "{OutstandingToken._meta.db_table}"'
+
+
+@contextmanager
+def before_each(statement: str, action: Callable[[int, list[int]], None]) -> Iterator[None]:
+    """Call `action(n, ids)` before the n-th SQL statement that starts with `statement`.
+
+    Django's `execute_wrapper` is the seam: the cleanup runs unpatched, and a fault or a
+    concurrent write lands between two of its real statements. Statements the action runs
+    itself are not counted.
+    """
+    counter, busy = itertools.count(1), []
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.startswith(statement) and not busy:
+            busy.append(True)
+            try:
+                action(next(counter), [int(pk) for pk in re.findall(r"\d+", str(params[0]))])
+            finally:
+                busy.pop()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield
 
 
 def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:

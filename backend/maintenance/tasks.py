@@ -78,13 +78,7 @@ def clean_generated_media(dry_run: bool = False) -> dict:
     now = timezone.now()
     with recorded_run("clean_generated_media", dry_run=dry_run, started_at=now) as run:
         run.summary = delete_old_media(
-            root=settings.GENERATED_MEDIA_ROOT,
-            now=now,
-            max_age=timedelta(days=settings.GENERATED_MEDIA_MAX_AGE_DAYS),
-            keep=settings.GENERATED_MEDIA_KEEP,
-            dry_run=dry_run,
-            protected=protected_paths(settings.DATABASES, settings.LOG_DIR),
-            progress=task_progress(),
+            now=now, dry_run=dry_run, progress=task_progress(), **media_settings()
         )
     return run.as_dict()
 
@@ -109,6 +103,16 @@ def clean_blacklisted_tokens(dry_run: bool = False) -> dict:
             progress=task_progress(),
         )
     return run.as_dict()
+
+
+def media_settings() -> dict:
+    """The GENERATED_MEDIA_* settings as delete_old_media's arguments (task and command alike)."""
+    return {
+        "root": settings.GENERATED_MEDIA_ROOT,
+        "max_age": timedelta(days=settings.GENERATED_MEDIA_MAX_AGE_DAYS),
+        "keep": settings.GENERATED_MEDIA_KEEP,
+        "protected": protected_paths(settings.DATABASES, settings.LOG_DIR),
+    }
 
 
 def protected_paths(databases: dict, log_dir: Path) -> list[tuple[str, str]]:

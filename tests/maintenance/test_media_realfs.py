@@ -10,7 +10,7 @@ import pytest
 
 from tests.clock import MEDIA_NOW as NOW
 from tests.clock import OLD, YOUNG
-from tests.maintenance.media_support import AgeEntry, MakeFile, clean, counts, numbers
+from tests.maintenance.media_support import AgeEntry, MakeFile, clean, counts, numbers, snapshot
 
 
 @pytest.fixture
@@ -18,15 +18,6 @@ def outside(tmp_path: Path) -> Path:
     folder = tmp_path / "outside"
     folder.mkdir()
     return folder
-
-
-def snapshot(top: Path) -> dict[str, tuple[int, int, int]]:
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(top):
-        for name in dirnames + filenames:
-            st = os.lstat(os.path.join(dirpath, name))
-            found[os.path.join(dirpath, name)] = (st.st_mode, st.st_size, st.st_mtime_ns)
-    return found
 
 
 def test_links_out_of_the_root_are_removed_by_their_own_age_and_targets_untouched(

@@ -56,6 +56,7 @@ MODULE_LEVEL = {
         "tests/config/test_schedule.py",
         "tests/config/test_logs.py",
         "tests/config/test_broker.py",
+        "tests/config/test_shutdown.py",
     ],
     "maintenance/tasks.py": [
         "tests/maintenance/test_tasks_retry.py",

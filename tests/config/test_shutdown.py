@@ -5,9 +5,11 @@ path, `make run` stopped by a Ctrl-C in its terminal: tests/live/test_make_run.p
 
 import contextlib
 import gc
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from celery.apps import worker as celery_worker_app
@@ -80,14 +82,21 @@ def test_a_stopping_worker_stops_waiting_within_one_polling_interval(
     assert waited < 30.0  # one 0.05 s slice, not the 30 s asked for
 
 
-def test_a_warm_shutdown_on_ctrl_c_exits_0_and_a_second_ctrl_c_is_still_cold() -> None:
-    handler = celery_worker_app.install_worker_int_handler
-    assert handler.func is celery_worker_app._shutdown_handler
-    assert handler.keywords == {
-        "sig": "SIGINT",
-        "callback": celery_worker_app.on_SIGINT,  # installs the cold, exit-1 handler
-        "exitcode": EX_OK,
-    }
+def test_a_first_ctrl_c_asks_for_a_warm_shutdown_with_exit_0_and_arms_the_cold_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(state, "should_stop", None)
+    monkeypatch.setattr(state, "should_terminate", None)
+    before = signal.getsignal(signal.SIGINT)
+    worker = SimpleNamespace(hostname="celery@test")
+    try:
+        celery_worker_app.install_worker_int_handler(worker)
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # the first Ctrl-C
+        assert (state.should_stop, state.should_terminate) == (EX_OK, None)
+        # Celery's cold shutdown (exit 1) now waits for a second Ctrl-C.
+        assert signal.getsignal(signal.SIGINT).__name__ == "worker_Cold"
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_a_stopping_worker_freezes_its_objects_so_exit_skips_collecting_them() -> None:

@@ -17,6 +17,7 @@ from kombu.transport import filesystem
 
 from config import broker
 from config.celery import app
+from tests.os_view import OsView
 
 
 @pytest.fixture
@@ -73,7 +74,8 @@ def test_failed_write_raises_naming_the_folder_and_leaves_no_file(
     def disk_full(src: str, dst: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(broker.os, "rename", disk_full)  # the write got as far as it could
+    # The write got as far as it could; only the broker's own `os` sees the fault.
+    monkeypatch.setattr(broker, "os", OsView(os, rename=disk_full))
 
     expected = f"cannot write a message to {folder / 'queue'}: No space left on device"
     with pytest.raises(ChannelError, match=re.escape(expected)):

@@ -12,6 +12,7 @@ import maintenance.media
 from maintenance.media import MediaCleanupSummary, delete_old_media, mounts, sweep, walk
 from maintenance.media import root as root_module
 from tests.clock import MEDIA_NOW, WEEK
+from tests.os_view import OsView
 
 MakeFile = Callable[..., Path]
 AgeEntry = Callable[[Path, timedelta], Path]
@@ -55,17 +56,6 @@ def notices(log: list[str]) -> list[str]:
     ]
 
 
-class _OsView:
-    """`os` as one module sees it: one function replaced, the rest read through."""
-
-    def __init__(self, real: object, name: str, replacement: object) -> None:
-        self._real = real
-        setattr(self, name, replacement)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._real, name)
-
-
 @contextmanager
 def faults(**calls: Callable) -> Iterator[None]:
     """Within the block, the media cleanup calls the fakes given: `faults(unlink=...)`.
@@ -82,8 +72,8 @@ def faults(**calls: Callable) -> Iterator[None]:
                 continue
             for module in (maintenance.media, root_module, walk, mounts):
                 if call == "realpath":
-                    view = _OsView(module.os, "path", _OsView(module.os.path, call, fake))
+                    view = OsView(module.os, path=OsView(module.os.path, realpath=fake))
                 else:
-                    view = _OsView(module.os, call, fake)
+                    view = OsView(module.os, **{call: fake})
                 patch.setattr(module, "os", view)
         yield

@@ -88,9 +88,9 @@ def test_the_embedded_broker_and_sqlite_results_get_their_folders(tmp_path: Path
     conf = SimpleNamespace(
         broker_transport="config.broker:Transport",
         broker_transport_options={key: str(root / "broker" / key) for key in folders},
-        result_backend=f"db+sqlite:///{root / 'results' / 'results.sqlite3'}",
+        result_backend=f"db+sqlite:///{root / 'results' / 'celery' / 'results.sqlite3'}",
     )
     make_embedded_folders(conf)
     make_embedded_folders(conf)  # again, as each process does: they exist already
     assert sorted(path.name for path in (root / "broker").iterdir()) == sorted(folders)
-    assert [path.name for path in (root / "results").iterdir()] == []  # SQLite makes the file
+    assert list((root / "results" / "celery").iterdir()) == []  # SQLite makes the file

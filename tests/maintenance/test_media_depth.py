@@ -158,6 +158,9 @@ def test_levels_closed_for_the_budget_are_reopened_and_finished(media_root: Path
         for name, mtime in ((f"old-{depth}.png", OLD), (f"young-{depth}.png", YOUNG)):
             (level.parent / name).write_bytes(b"x")
             os.utime(level.parent / name, (mtime, mtime))
+        # A young link to the old file: judged by its own age, as in any other level.
+        (level.parent / f"link-{depth}").symlink_to(f"old-{depth}.png")
+        os.utime(level.parent / f"link-{depth}", (YOUNG, YOUNG), follow_symlinks=False)
         os.utime(level, (OLD, OLD))
     before = open_descriptors()
 
@@ -168,8 +171,10 @@ def test_levels_closed_for_the_budget_are_reopened_and_finished(media_root: Path
     for _ in range(12):
         left.append(sorted(os.listdir(level)))
         level = level / "d"
-    assert left == [["d", f"young-{n}.png"] for n in range(11)] + [["young-11.png"]]
-    assert counts(summary) == numbers(scanned=37, deleted=13, bytes_freed=12, dirs_removed=1)
+    assert left == [["d", f"link-{n}", f"young-{n}.png"] for n in range(11)] + [
+        ["link-11", "young-11.png"]
+    ]
+    assert counts(summary) == numbers(scanned=49, deleted=13, bytes_freed=12, dirs_removed=1)
 
 
 @pytest.mark.usefixtures("dirs_first", "budget_of_three")
@@ -206,7 +211,7 @@ def test_a_level_whose_child_was_moved_away_is_left_for_the_next_run(
 
 
 @pytest.mark.usefixtures("dirs_first", "budget_of_three")
-def test_a_level_that_cannot_be_reopened_is_one_error(
+def test_a_level_that_cannot_be_reopened_is_one_more_error(
     media_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     build_chain(media_root, 5)
@@ -217,18 +222,22 @@ def test_a_level_that_cannot_be_reopened_is_one_error(
             raise OSError(24, "Too many open files")
         return real_open(path, *args, **kwargs)
 
+    def refused(name: str, *, dir_fd: int) -> None:  # the bottom file: an error before it
+        raise PermissionError(13, "Permission denied")
+
     before = open_descriptors()
 
-    with faults(open=failing):
+    with faults(open=failing, unlink=refused):
         summary = clean(media_root)
 
     assert open_descriptors() == before
     assert warnings(logged(caplog)) == [
+        f"WARNING cannot delete {media_root}/d/d/d/d/d/bottom.png: Permission denied",
         f"WARNING cannot return to {media_root}/d/d/d: Too many open files; "
-        "the rest of it is left for the next run"
+        "the rest of it is left for the next run",
     ]
-    assert summary.errors == 1
-    assert (media_root / "d").is_dir()
+    assert summary.errors == 2
+    assert (media_root / "d/d/d/d/d/bottom.png").exists()
 
 
 @pytest.mark.usefixtures("budget_of_three")

@@ -10,6 +10,7 @@ import ctypes
 import os
 import platform
 import shutil
+import struct
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -113,6 +114,37 @@ def test_statx_comes_from_libc_else_the_system_call_else_nothing() -> None:
         assert via_libc is not None
         assert mounts.by_statx(by_syscall)(fd, st) == via_libc
         assert mounts.by_fdinfo(fd, st) == via_libc  # the fallback reads the same id
+    finally:
+        os.close(fd)
+
+
+def fake_statx(*, knows_mount_ids: bool) -> Callable[..., int]:
+    """`statx` as statx(2) promises it: the descriptor itself only with AT_EMPTY_PATH and an
+    empty path, and only the fields that were asked for and that this kernel knows."""
+
+    def statx(fd: int, path: bytes, flags: int, mask: int, buffer: ctypes.Array) -> int:
+        if path != b"" or not flags & mounts.AT_EMPTY_PATH:
+            return -1
+        st = os.fstat(fd)
+        answered = mask & (mounts.STATX_INO | mounts.STATX_MNT_ID * knows_mount_ids)
+        struct.pack_into("=I", buffer, 0, answered)
+        struct.pack_into("=II", buffer, 136, os.major(st.st_dev), os.minor(st.st_dev))
+        if answered & mounts.STATX_INO:
+            struct.pack_into("=Q", buffer, 32, st.st_ino)
+        if answered & mounts.STATX_MNT_ID:
+            struct.pack_into("=Q", buffer, 144, 4242)
+        return 0
+
+    return statx
+
+
+def test_the_probe_asks_for_the_inode_and_mount_id_and_trusts_only_what_came_back() -> None:
+    fd = os.open("/", os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        assert mounts.by_statx(fake_statx(knows_mount_ids=True))(fd, st) == 4242
+        # Linux before 5.8 answers without a mount id: no id, not a zero.
+        assert mounts.by_statx(fake_statx(knows_mount_ids=False))(fd, st) is None
     finally:
         os.close(fd)
 

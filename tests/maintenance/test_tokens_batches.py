@@ -107,10 +107,13 @@ def test_unreadable_rows_beyond_the_parameter_limit_are_all_judged_by_expires_at
 ) -> None:
     # One batch holds all four unreadable rows; each expires_at look-up takes one id.
     monkeypatch.setattr(connection.features, "max_query_params", 1)
-    summary = run(batch_size=20)
+    with CaptureQueriesContext(connection) as captured:
+        summary = run(batch_size=20)
 
     assert tables() == survivors_of_twenty()
     assert numbers(summary) == TWENTY_SUMMARY
+    lookups = [q["sql"] for q in captured.captured_queries if '"expires_at" <' in q["sql"]]
+    assert [in_list_sizes(sql) for sql in lookups] == [[1]] * 4
 
 
 def test_dry_run_reports_what_a_real_run_deletes_and_deletes_nothing(

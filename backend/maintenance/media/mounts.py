@@ -52,7 +52,7 @@ def by_statx(statx: Callable[..., int]) -> Probe:
         flags = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW
         if statx(fd, b"", flags, STATX_INO | STATX_MNT_ID, buffer) != 0:
             return None
-        mask = _MASK.unpack_from(buffer, 0)[0]
+        mask = _MASK.unpack_from(buffer)[0]
         ino = _INO.unpack_from(buffer, 32)[0]
         dev = os.makedev(*_DEV.unpack_from(buffer, 136))
         if not mask & STATX_MNT_ID or (dev, ino) != (st.st_dev, st.st_ino):
@@ -65,9 +65,9 @@ def by_statx(statx: Callable[..., int]) -> Probe:
 def by_fdinfo(fd: int, st: os.stat_result) -> int | None:
     """The `mnt_id:` of `/proc/self/fdinfo/<fd>`, or None when it cannot be read."""
     try:
-        with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as info:
+        with open(f"/proc/self/fdinfo/{fd}", "rb") as info:
             for line in info:
-                if line.startswith("mnt_id:"):
+                if line.startswith(b"mnt_id:"):
                     return int(line.split()[1])
     except OSError:
         return None
@@ -76,7 +76,7 @@ def by_fdinfo(fd: int, st: os.stat_result) -> int | None:
 
 def choose_probe(statx: Callable[..., int] | None) -> Probe | None:
     """The first probe that answers for a real descriptor of `/`: statx, fdinfo, or None."""
-    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = os.open("/", os.O_RDONLY)  # Python's descriptors are close-on-exec already
     try:
         st = os.fstat(fd)
         for probe in ([by_statx(statx)] if statx is not None else []) + [by_fdinfo]:

@@ -110,7 +110,7 @@ def refuse_dangerous_root(path: str, *, protected: Collection[tuple[str, str]] =
 def _kind(name: str, dir_fd: int) -> int:
     """The file type of `name` in `dir_fd` (S_IFLNK, S_IFDIR, ...), 0 when it is gone."""
     try:
-        return stat.S_IFMT(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+        return stat.S_IFMT(os.lstat(name, dir_fd=dir_fd).st_mode)
     except OSError:
         return 0
 

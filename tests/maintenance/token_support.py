@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import jwt
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -59,7 +59,9 @@ OUTSTANDING_DELETE = f'DELETE FROM "{OutstandingToken._meta.db_table}"'
 
 
 @contextmanager
-def before_each(statement: str, action: Callable[[int, list[int]], None]) -> Iterator[None]:
+def before_each(
+    statement: str, action: Callable[[int, list[int]], None], using: str = DEFAULT_DB_ALIAS
+) -> Iterator[None]:
     """Call `action(n, ids)` before the n-th SQL statement that starts with `statement`.
 
     Django's `execute_wrapper` is the seam: the cleanup runs unpatched, and a fault or a
@@ -77,7 +79,7 @@ def before_each(statement: str, action: Callable[[int, list[int]], None]) -> Ite
                 busy.pop()
         return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(wrapper):
+    with connections[using].execute_wrapper(wrapper):
         yield
 
 

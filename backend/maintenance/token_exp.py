@@ -15,14 +15,20 @@ _scan_json = json.JSONDecoder().scan_once  # (value, end) of the JSON value at a
 
 
 def _segment(text: str) -> bytes:
-    """A base64url segment decoded as pyjwt takes it: canonical, padded only to a multiple of 4."""
+    """A base64url segment decoded as pyjwt takes it: canonical, padded only to a multiple of 4.
+
+    Raises ValueError (binascii.Error is one) for anything else; read_exp only needs to
+    know that, so the errors carry no message.
+    """
     stripped = text.rstrip("=")
     if len(text) - len(stripped) > 2 or (len(stripped) != len(text) and len(text) % 4):
-        raise ValueError("padding pyjwt refuses")
+        raise ValueError  # padding pyjwt refuses
     padded = (stripped + "=" * (-len(stripped) % 4)).encode("ascii").translate(_BASE64URL)
-    raw = binascii.a2b_base64(padded, strict_mode=True)
+    raw = binascii.a2b_base64(padded)
+    # Encoding it back must give the same text: this refuses set unused bits and, as the
+    # lenient decoder skips them, any character outside the alphabet.
     if binascii.b2a_base64(raw, newline=False) != padded:
-        raise ValueError("unused bits set: not the canonical encoding")
+        raise ValueError
     return raw
 
 

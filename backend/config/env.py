@@ -74,7 +74,7 @@ def read_environment() -> dict[str, Any]:
             "TOKEN_CLEANUP_SAFETY_MARGIN_DAYS", "7", **(DAYS | {"minimum": 0})
         ),
         "TOKEN_CLEANUP_BATCH_SIZE": env.whole_number(
-            "TOKEN_CLEANUP_BATCH_SIZE", "5000", minimum=1, maximum=100_000, unit="rows"
+            "TOKEN_CLEANUP_BATCH_SIZE", "20000", minimum=1, maximum=100_000, unit="rows"
         ),
         "MAINTENANCE_HISTORY_DAYS": env.whole_number("MAINTENANCE_HISTORY_DAYS", "90", **DAYS),
         "MAINTENANCE_RETRY_BACKOFF_S": env.whole_number(

@@ -145,7 +145,8 @@ GENERATED_MEDIA_MAX_AGE_DAYS = _environment["GENERATED_MEDIA_MAX_AGE_DAYS"]
 GENERATED_MEDIA_HOSTS = _environment["GENERATED_MEDIA_HOSTS"]
 GENERATED_MEDIA_KEEP = _environment["GENERATED_MEDIA_KEEP"]
 TOKEN_CLEANUP_SAFETY_MARGIN_DAYS = _environment["TOKEN_CLEANUP_SAFETY_MARGIN_DAYS"]
-# 5000: per-batch commits dominate below that (benchmarks/bench_tokens.py); memory stays ~3 MB.
+# 20000: SQLite rewrites most index pages at each commit, so fewer commits run faster, and a
+# batch still holds SQLite's write lock for under a second (docs/token-cleanup.md).
 TOKEN_CLEANUP_BATCH_SIZE = _environment["TOKEN_CLEANUP_BATCH_SIZE"]
 # Run history (maintenance.models.MaintenanceRun): rows older than this many days are
 # pruned at the end of each run; the last success of each task is always kept.

@@ -72,7 +72,7 @@ def test_defaults_need_no_server(tmp_path: Path) -> None:
     assert values["broker"] == "filesystem://localhost//"
     assert values["backend"] == f"db+sqlite:///{BACKEND / 'var' / 'celery-results.sqlite3'}"
     assert values["media_root"] == str(BACKEND / "generated_media")
-    assert (values["max_age"], values["margin"], values["batch"]) == (7, 7, 5000)
+    assert (values["max_age"], values["margin"], values["batch"]) == (7, 7, 20000)
     assert values["debug"] is False
     assert values["log_level"] == "INFO"
     assert values["log_json"] is False

@@ -10,9 +10,10 @@ from freezegun import freeze_time
 from config.celery import app
 from maintenance.health import maintenance_health
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
+from tests.clock import MEDIA_NOW
 from tests.factories import record_success
 
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
+NOW = MEDIA_NOW  # a Sunday, at the weekly fire time
 WEEKLY = crontab(minute=0, hour=3, day_of_week="sun")
 DAILY = crontab(minute=0, hour=2)
 

@@ -9,10 +9,11 @@ from django.urls import reverse
 from freezegun import freeze_time
 
 from maintenance.models import MaintenanceRun
+from tests.clock import utc
 from tests.factories import record_success
 
 URL = reverse("health")
-NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+NOW = utc(2026, 3, 1, 12)
 DATABASE, FRESHNESS = "Database(alias='default')", "MaintenanceFreshness()"
 
 pytestmark = pytest.mark.django_db

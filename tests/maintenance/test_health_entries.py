@@ -12,10 +12,11 @@ from config.celery import app, beat_schedule
 from maintenance.health import last_entry_successes, last_successes, maintenance_health
 from maintenance.history import prune_history
 from maintenance.models import MaintenanceRun
+from tests.clock import utc
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2026, 3, 9, 12, 0, 0, tzinfo=UTC)  # a Monday
+NOW = utc(2026, 3, 9, 12)  # a Monday
 SUNDAY_3 = datetime(2026, 3, 8, 3, 0, 0, tzinfo=UTC)
 TOKENS_2 = datetime(2026, 3, 9, 2, 0, 0, tzinfo=UTC)
 HOSTS = beat_schedule(("web1", "web2"))

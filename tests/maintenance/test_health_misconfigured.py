@@ -1,6 +1,6 @@
 """MISCONFIGURED: a media run that found no root turns the health red, with the reason."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,10 @@ from freezegun import freeze_time
 from config.celery import app
 from maintenance.health import maintenance_health
 from maintenance.tasks import clean_generated_media
+from tests.clock import MEDIA_NOW
 from tests.factories import record_success
 
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)
+NOW = MEDIA_NOW
 LATER = NOW + timedelta(hours=1)
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,10 @@ from maintenance.models import MaintenanceRun
 from maintenance.recording import recorded_run
 from maintenance.redaction import REDACTED
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
+from tests.clock import MEDIA_NOW
 from tests.factories import signed_refresh_token
 
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
+NOW = MEDIA_NOW  # a Sunday, at the weekly fire time
 OLD = datetime(2026, 2, 1, 3, 0, 0, tzinfo=UTC)  # 28 days before NOW: older than 7 days
 NINETY_DAYS = timedelta(days=90)  # NOW - 90 d = 2025-12-01 03:00:00 UTC
 

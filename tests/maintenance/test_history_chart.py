@@ -1,15 +1,16 @@
 """Which panels each task's chart gets, and which runs it holds."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from maintenance import history_chart
 from maintenance.history_chart import chart_runs, charts_for
 from maintenance.models import MaintenanceRun
+from tests.clock import utc
 from tests.factories import MaintenanceRunFactory
 
-NOW = datetime(2026, 3, 31, 12, 0, 0, tzinfo=UTC)
+NOW = utc(2026, 3, 31, 12)
 
 
 def days_ago(days: float) -> datetime:

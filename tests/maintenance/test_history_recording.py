@@ -7,7 +7,7 @@ the cleanup's own work stands. A run stopped early is `partial`, with its reason
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -22,8 +22,9 @@ from maintenance.management.commands._summary import NOT_RECORDED_EXIT
 from maintenance.models import MaintenanceRun
 from maintenance.recording import RecordedRun, recorded_run
 from maintenance.tokens import TokenCleanupSummary
+from tests.clock import MEDIA_NOW
 
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)
+NOW = MEDIA_NOW
 OLD = NOW - timedelta(days=30)
 
 pytestmark = pytest.mark.django_db

@@ -11,11 +11,12 @@ from config.celery import app
 from maintenance.history import prune_history
 from maintenance.metrics import RunHistoryCollector, registry_for
 from maintenance.models import MaintenanceRun, PrunedRuns
+from tests.clock import utc
 from tests.factories import MaintenanceRunFactory
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2026, 3, 5, 12, 0, 0, tzinfo=UTC)
+NOW = utc(2026, 3, 5, 12)
 MEDIA, TOKENS = "clean_generated_media", "clean_blacklisted_tokens"
 
 

@@ -6,8 +6,9 @@ import pytest
 from celery.schedules import crontab, schedule
 
 from maintenance.schedules import next_fire_times, period_of
+from tests.clock import MEDIA_NOW
 
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
+NOW = MEDIA_NOW  # a Sunday, at the weekly fire time
 WEEKLY = crontab(minute=0, hour=3, day_of_week="sun")
 DAILY = crontab(minute=0, hour=2)
 

@@ -1,7 +1,6 @@
 """The tasks are thin: each returns its cleanup's summary, driven by the clock."""
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,11 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from maintenance.models import MaintenanceRun
 from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media, protected_paths
+from tests.clock import LONG_AGO, MEDIA_NOW
 from tests.factories import OutstandingTokenFactory
 from tests.maintenance.token_support import BLACKLIST_DELETE, before_each
 
-NOW = datetime(2026, 3, 1, 3, 0, 0, tzinfo=UTC)  # a Sunday, at the weekly fire time
-LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
+NOW = MEDIA_NOW  # a Sunday, at the weekly fire time
 DAY = 86400
 
 

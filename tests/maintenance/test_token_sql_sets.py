@@ -1,6 +1,6 @@
 """Token batches on SQLite: set-based deletes past the parameter limit, and the run's page cache."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -11,11 +11,10 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from maintenance import token_sql, tokens
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
+from tests.clock import LONG_AGO, NEXT_MONTH, TOKENS_NOW
 from tests.factories import signed_refresh_token
 
-NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
-LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
-NEXT_MONTH = datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC)
+NOW = TOKENS_NOW
 EXPIRED, KEPT = 2500, 500  # more expired rows in one batch than SQLite's 999 parameters
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ the summary, the run history or the command's output.
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -18,12 +18,11 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from maintenance import token_sql
 from maintenance.models import MaintenanceRun
 from maintenance.tokens import TokenCleanupSummary, delete_expired_tokens
+from tests.clock import LONG_AGO, NEXT_MONTH, TOKENS_NOW
 from tests.factories import OutstandingTokenFactory
 from tests.maintenance.token_support import log_lines
 
-NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)
-LONG_AGO = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)
-NEXT_MONTH = datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC)
+NOW = TOKENS_NOW
 
 pytestmark = [
     pytest.mark.django_db,

@@ -7,10 +7,11 @@ from django.test import Client
 from django.urls import reverse
 from freezegun import freeze_time
 
+from tests.clock import utc
 from tests.factories import record_success
 
 URL = reverse("maintenance_health")
-NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+NOW = utc(2026, 3, 1, 12)
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,10 @@ from freezegun import freeze_time
 from pytest_django.fixtures import Settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from tests.clock import TOKENS_NOW
 from tests.factories import OutstandingTokenFactory
 
-NOW = datetime(2026, 3, 1, 2, 0, 0, tzinfo=UTC)  # the daily 02:00 UTC fire time
+NOW = TOKENS_NOW  # the daily 02:00 UTC fire time
 BEYOND_7_DAYS = datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC)  # expired long before the margin
 WITHIN_7_DAYS = datetime(2026, 2, 28, 0, 0, 0, tzinfo=UTC)  # expired, well within it
 BACKEND = Path(__file__).resolve().parents[4] / "backend"

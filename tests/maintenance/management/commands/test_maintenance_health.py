@@ -10,9 +10,10 @@ from django.core.management.base import CommandError
 from freezegun import freeze_time
 
 from maintenance.management.commands.maintenance_health import Command
+from tests.clock import utc
 from tests.factories import record_success
 
-NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+NOW = utc(2026, 3, 1, 12)
 
 pytestmark = pytest.mark.django_db
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from maintenance.media import walk
 from tests.clock import OLD
 from tests.maintenance.media_support import (
     AgeEntry,
@@ -56,3 +57,29 @@ def test_a_deep_tree_needs_no_recursion_and_leaks_no_descriptor(
     assert counts(summary) == numbers(
         scanned=depth + 1, deleted=1, bytes_freed=10, dirs_removed=depth
     )
+
+
+def test_after_a_reopened_level_the_walk_descends_again_within_its_budget(
+    media_root: Path, make_media_file: MakeFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """x/first/.../old.png closes x for the budget; back in x (reopened), x/second/... is
+    walked with at most the budget's levels open, as before the reopen."""
+    monkeypatch.setattr(walk, "MAX_OPEN_DIRS", 3)
+    for chain in ("first", "second"):
+        make_media_file(media_root / "x" / chain / "d" / "d" / "d" / "old.png", age=OLD)
+    baseline = len(os.listdir("/proc/self/fd"))
+    real_unlink, open_at_unlink = os.unlink, []
+
+    def unlink(name: str, *, dir_fd: int) -> None:
+        open_at_unlink.append(len(os.listdir("/proc/self/fd")) - baseline)
+        real_unlink(name, dir_fd=dir_fd)
+
+    real_scandir = os.scandir  # "first" before "second", whatever the directory's order
+    with faults(unlink=unlink, scandir=lambda fd: sorted(real_scandir(fd), key=lambda e: e.name)):
+        summary = clean(media_root)
+
+    assert len(open_at_unlink) == 2
+    # Each open level holds its descriptor and its listing's: 3 levels, 6 descriptors.
+    assert open_at_unlink[0] == open_at_unlink[1] <= 6
+    assert summary.deleted == 2
+    assert summary.errors == 0

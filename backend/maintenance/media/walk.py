@@ -36,9 +36,9 @@ def open_dirs_budget() -> int:
 
 @dataclass(slots=True)
 class Level:
-    """One directory of the walk: its descriptor (-1 while closed) and what is left of it."""
+    """One directory of the walk: its descriptor (None while closed) and what is left of it."""
 
-    fd: int
+    fd: int | None
     entries: Iterator
     ident: tuple[int, int]  # device and inode, to recognise it when reopened
     name: str = ""  # name in the parent; "" for the root
@@ -130,7 +130,7 @@ class Walk:
             closing = self.stack[self.lowest_open]
             closing.entries = iter(list(closing.entries))  # its listing's descriptor closes too
             os.close(closing.fd)
-            closing.fd = -1
+            closing.fd = None
             self.lowest_open += 1
         return level
 
@@ -145,16 +145,17 @@ class Walk:
             os.close(done.fd)
             return None
         parent = self.stack[-1]
-        if parent.fd >= 0:
+        if parent.fd is not None:
             os.close(done.fd)
             return parent
+        fd: int | None = None
         problem: OSError | None = None
         try:
             fd = os.open("..", DIR_FLAGS, dir_fd=done.fd)
         except OSError as exc:
-            fd, problem = -1, exc
+            problem = exc
         os.close(done.fd)
-        if fd >= 0:
+        if fd is not None:
             st = os.fstat(fd)
             if (st.st_dev, st.st_ino) == parent.ident:
                 parent.fd, parent.entries = fd, (Named(fd, e.name) for e in parent.entries)
@@ -162,7 +163,7 @@ class Walk:
                 return parent
             os.close(fd)
         on_lost(format(self.where()), problem)
-        while self.stack[-1].fd < 0:  # the closed levels above cannot be reached either
+        while self.stack[-1].fd is None:  # the closed levels above cannot be reached either
             self.stack.pop()
         self.stack[-1].remaining += 1
         self.lowest_open = len(self.stack)
@@ -171,7 +172,7 @@ class Walk:
     def close_all(self) -> None:
         for level in self.stack:
             getattr(level.entries, "close", int)()  # an unfinished listing's descriptor
-            if level.fd >= 0:
+            if level.fd is not None:
                 os.close(level.fd)
         self.stack.clear()
 

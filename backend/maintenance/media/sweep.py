@@ -46,7 +46,7 @@ class Sweep:
         cutoff_ns, root_dev, dry_run = self.cutoff_ns, walk.root_dev, self.dry_run
         unlink_at = unlink  # bound once per run, not looked up per old file
         kept = self._kept if self.keep_globs else self.keep_names.__contains__
-        every = PROGRESS_EVERY if self.progress else -1  # one int compare per entry, either way
+        every = PROGRESS_EVERY if self.progress else 0  # never reached: one int compare either way
         if walk.probe is None:
             logger.warning(
                 "this system cannot tell mount points by mount id (no statx, no "
@@ -56,12 +56,12 @@ class Sweep:
         while stack:
             if self.should_stop():  # open folders keep what they hold; none is removed
                 self._stop(walk)
-                break
+                return
             top = stack[-1]
-            fd, scanned, deleted, freed, remaining = top.fd, 0, 0, 0, 0
+            fd, scanned, deleted, freed, stays = top.fd, 0, 0, 0, False
             for entry in top.entries:
                 if scanned and not scanned & (STOP_POLL_ENTRIES - 1) and self.should_stop():
-                    top.remaining += remaining
+                    top.stays = top.stays or stays
                     self._count(scanned, deleted, freed)
                     self._stop(walk)  # this entry and the rest of the folder stay as they are
                     return
@@ -72,21 +72,21 @@ class Sweep:
                     continue  # vanished since the listing: nothing left to do
                 except OSError as exc:
                     self._error("cannot stat", walk.where(name), exc)
-                    remaining += 1
+                    stays = True
                     continue
                 scanned += 1
                 if scanned == every:  # fold the counts so far into the summary, report
-                    top.remaining += remaining
+                    top.stays = top.stays or stays
                     self._count(scanned, deleted, freed)
-                    scanned, deleted, freed, remaining = 0, 0, 0, 0
+                    scanned, deleted, freed, stays = 0, 0, 0, False
                     self.progress(self.summary)
                 kind = st.st_mode & _S_IFMT
                 if st.st_dev != root_dev:
                     self._skip_mount(walk.where(name))
-                    remaining += 1
+                    stays = True
                 elif kind in _DELETABLE:
                     if st.st_mtime_ns >= cutoff_ns or kept(name):
-                        remaining += 1
+                        stays = True
                         continue
                     if dry_run:
                         logger.debug("would delete {}", walk.where(name))
@@ -97,7 +97,7 @@ class Sweep:
                             continue  # removed by someone else between scan and unlink
                         except OSError as exc:
                             self._unlink_failed(walk.where(name), exc)
-                            remaining += 1
+                            stays = True
                             continue
                     deleted += 1
                     freed += st.st_size
@@ -108,23 +108,23 @@ class Sweep:
                     if type(child) is Level:
                         break
                     self._not_entered(walk.where(name), child)
-                    remaining += 1
+                    stays = True
                 else:
                     self._skip_special(walk.where(name))
-                    remaining += 1
+                    stays = True
             else:
                 if top.problem is not None:  # the listing broke off: the rest stays
                     self._error("cannot list", walk.where(), top.problem)
-                    remaining += 1
-                top.remaining += remaining
+                    stays = True
+                top.stays = top.stays or stays
                 self._count(scanned, deleted, freed)
                 if self.progress is not None:
                     self.progress(self.summary)
                 parent = walk.ascend(self._lost)
                 if parent is not None and not self._remove_dir(walk, parent, top):
-                    parent.remaining += 1
+                    parent.stays = True
                 continue
-            top.remaining += remaining  # left for the child: count what this level did so far
+            top.stays = top.stays or stays  # left for the child: count what this level did so far
             self._count(scanned, deleted, freed)
 
     def _stop(self, walk: Walk) -> None:
@@ -141,7 +141,7 @@ class Sweep:
 
     def _remove_dir(self, walk: Walk, parent: Level, done: Level) -> bool:
         """Remove a finished subdirectory if it is now empty and was old; True when gone."""
-        if done.remaining or not done.was_old or self._kept(done.name):
+        if done.stays or not done.was_old or self._kept(done.name):
             return False
         where = walk.where(done.name)
         if self.dry_run:

@@ -43,7 +43,7 @@ class Level:
     ident: tuple[int, int]  # device and inode, to recognise it when reopened
     name: str = ""  # name in the parent; "" for the root
     was_old: bool = False  # mtime before the run, as the parent's listing saw it
-    remaining: int = 0  # entries that stay, so this directory is not empty
+    stays: bool = False  # an entry of it stays, so it is not emptied
     problem: OSError | None = None  # an error that ended its listing early
 
 
@@ -165,7 +165,7 @@ class Walk:
         on_lost(format(self.where()), problem)
         while self.stack[-1].fd is None:  # the closed levels above cannot be reached either
             self.stack.pop()
-        self.stack[-1].remaining += 1
+        self.stack[-1].stays = True
         self.lowest_open = len(self.stack)
         return None
 

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -83,3 +84,14 @@ def test_after_a_reopened_level_the_walk_descends_again_within_its_budget(
     assert open_at_unlink[0] == open_at_unlink[1] <= 6
     assert summary.deleted == 2
     assert summary.errors == 0
+
+
+@pytest.mark.parametrize(
+    ("soft_limit", "budget"), [(8, 2), (100, 12), (1_048_576, walk.MAX_OPEN_DIRS)]
+)
+def test_the_walk_holds_an_eighth_of_the_open_file_limit_at_most(
+    soft_limit: int, budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits = SimpleNamespace(RLIMIT_NOFILE=7, getrlimit={7: (soft_limit, 1_048_576)}.__getitem__)
+    monkeypatch.setattr(walk, "resource", limits)  # the walk's own view of the limit
+    assert walk.open_dirs_budget() == budget

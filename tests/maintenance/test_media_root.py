@@ -102,6 +102,55 @@ def test_a_symlink_to_a_dangerous_root_is_refused_by_its_target(tmp_path: Path) 
     )
 
 
+def test_a_link_retargeted_after_the_check_is_refused_by_what_it_points_to_at_open(
+    tmp_path: Path,
+) -> None:
+    """The link named the media folder when it was checked, the log folder when opened."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    link = tmp_path / "media"
+    link.symlink_to(logs)
+    protected = [("the log folder", str(logs))]
+
+    with faults(realpath=lambda path: path), pytest.raises(MediaRootError) as raised:
+        delete_old_media(root=link, now=NOW, max_age=WEEK, dry_run=True, protected=protected)
+
+    assert str(raised.value) == (
+        f"GENERATED_MEDIA_ROOT={logs} is refused: it contains the log folder {logs}"
+    )
+
+
+def test_an_error_without_an_explanation_is_named_by_its_text(tmp_path: Path) -> None:
+    real_open = os.open
+
+    def failing(path: str, *args: object, **kwargs: object) -> int:
+        if path == tmp_path.name:
+            raise OSError("the driver said no")  # no errno, no strerror
+        return real_open(path, *args, **kwargs)
+
+    with faults(open=failing), pytest.raises(MediaRootError) as raised:
+        clean(tmp_path)
+
+    assert str(raised.value) == f"cannot open generated media root {tmp_path}: the driver said no"
+
+
+def test_a_missing_root_in_a_dry_run_is_reported_as_a_dry_run(tmp_path: Path) -> None:
+    summary = clean(tmp_path / "missing", dry_run=True)
+    assert (summary.root_missing, summary.dry_run) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("root", "expected"),
+    [
+        ("//Xray/media", "/Xray/media"),
+        ("///srv//media/", "/srv/media"),
+        ("/srv/./a/../m", "/srv/m"),
+    ],
+)
+def test_an_absolute_root_is_normalized_to_one_leading_slash(root: str, expected: str) -> None:
+    assert absolute_root(root) == expected
+
+
 @pytest.mark.django_db
 def test_the_command_refuses_a_log_folder_root_in_a_dry_run(
     settings: Settings, tmp_path: Path

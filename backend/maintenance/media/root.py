@@ -48,7 +48,7 @@ class MediaRootError(Exception):
 
 def printable(path: str) -> str:
     """Return `path` safe for a UTF-8 log: undecodable bytes shown as `\\xNN` escapes."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path.encode(errors="surrogateescape").decode(errors="backslashreplace")  # UTF-8
 
 
 def absolute_root(root: str | os.PathLike, *, base: Path = BACKEND_DIR) -> str:
@@ -80,7 +80,7 @@ def danger(path: str, *, protected: Collection[tuple[str, str]] = ()) -> str | N
         if _within(path, pseudo):
             return f"it is inside the kernel's {pseudo}"
     home = os.path.expanduser("~")
-    if home != "~" and _within(home, path):
+    if os.path.isabs(home) and _within(home, path):  # "~" when there is no home
         return f"it is or contains the home folder {home}"
     for code in CODE:
         if _within(code, path) or _within(path, code):
@@ -135,7 +135,7 @@ def _open_components(path: str, *, follow_last: bool) -> int | str | None:
                 return None
             except OSError as exc:
                 here = "/" + "/".join(parts[:depth])
-                kind = _kind(part, fd) if exc.errno in REPLACED else -1
+                kind = _kind(part, fd) if exc.errno in REPLACED else None
                 if kind in (stat.S_IFDIR, 0):  # not a folder a moment ago, now one or gone
                     raise _swapped(path, here) from exc
                 if kind != stat.S_IFLNK:

@@ -57,6 +57,8 @@ MODULE_LEVEL = {
         "tests/config/test_logs.py",
         "tests/config/test_broker.py",
         "tests/config/test_shutdown.py",
+        "tests/config/test_beat.py",
+        "tests/config/test_secret_key.py",
     ],
     "maintenance/tasks.py": [
         "tests/maintenance/test_tasks_retry.py",

@@ -94,3 +94,24 @@ def test_the_embedded_broker_and_sqlite_results_get_their_folders(tmp_path: Path
     make_embedded_folders(conf)  # again, as each process does: they exist already
     assert sorted(path.name for path in (root / "broker").iterdir()) == sorted(folders)
     assert list((root / "results" / "celery").iterdir()) == []  # SQLite makes the file
+
+
+def test_once_configured_the_app_gets_one_media_entry_per_host_and_its_folders(
+    tmp_path: Path, settings: object
+) -> None:
+    settings.GENERATED_MEDIA_HOSTS = ("web1", "web2")
+    conf = SimpleNamespace(
+        broker_transport="config.broker:Transport",
+        broker_transport_options={
+            key: str(tmp_path / "broker" / key)
+            for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder")
+        },
+        result_backend="redis://127.0.0.1:6379/0",
+    )
+    config.celery._install_beat_schedule(sender=SimpleNamespace(conf=conf))
+    assert sorted(conf.beat_schedule) == [
+        "clean-blacklisted-tokens-daily",
+        "clean-generated-media-weekly-web1",
+        "clean-generated-media-weekly-web2",
+    ]
+    assert len(list((tmp_path / "broker").iterdir())) == 4

@@ -2,16 +2,19 @@
 
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import Task
 from loguru import logger
 
 from maintenance.media import MediaCleanupSummary, delete_old_media, sweep
 from maintenance.progress import TerminalLine, Throttled, deleted_of, task_progress
-from maintenance.tasks import clean_generated_media
+from maintenance.tasks import clean_blacklisted_tokens, clean_generated_media
 from maintenance.tokens import delete_expired_tokens
 from tests.clock import MEDIA_NOW as NOW
 from tests.clock import WEEK
@@ -66,12 +69,40 @@ def test_no_task_progress_outside_a_worker(eager: None) -> None:
     assert clean_generated_media.delay(dry_run=True).get()["dry_run"] is True  # eager: none
 
 
+@contextmanager
+def in_a_worker(task: Task, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run the block as the worker runs `task`: on Celery's task stack, with a request."""
+    from celery.utils.threads import LocalStack
+
+    stack = LocalStack()
+    stack.push(task)
+    monkeypatch.setattr("celery._state._task_stack", stack)
+    task.push_request(called_directly=False, hostname="w1@host", id="a-task-id")
+    try:
+        yield
+    finally:
+        task.pop_request()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("task", [clean_generated_media, clean_blacklisted_tokens])
+def test_each_task_in_a_worker_reports_its_counts_as_progress(
+    task: Task, monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path
+) -> None:
+    settings.GENERATED_MEDIA_ROOT = tmp_path  # an empty folder: one report, at its end
+    OutstandingTokenFactory(exp=NOW + WEEK)  # one batch: one report, after it
+    reports: list[dict] = []
+    monkeypatch.setattr(task, "update_state", lambda **kwargs: reports.append(kwargs))
+    with in_a_worker(task, monkeypatch):
+        result = task.run(dry_run=True)
+    assert [report["state"] for report in reports] == ["PROGRESS"]
+    assert reports[0]["meta"]["scanned"] == result["scanned"]
+
+
 def test_a_failing_progress_report_warns_once_and_never_stops_the_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A result backend down mid-run (the fault, injected) costs the reports, not the run."""
-    from celery.utils.threads import LocalStack
-
     calls = []
 
     def backend_down(**kwargs: object) -> None:
@@ -79,11 +110,7 @@ def test_a_failing_progress_report_warns_once_and_never_stops_the_run(
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379.\nConnection refused.")
 
     monkeypatch.setattr(clean_generated_media, "update_state", backend_down)
-    stack = LocalStack()
-    stack.push(clean_generated_media)
-    monkeypatch.setattr("celery._state._task_stack", stack)
-    clean_generated_media.push_request(called_directly=False, hostname="w1@host")
-    try:
+    with in_a_worker(clean_generated_media, monkeypatch):
         progress = task_progress()
         assert progress is not None
         sink = []
@@ -94,8 +121,6 @@ def test_a_failing_progress_report_warns_once_and_never_stops_the_run(
                 progress(MediaCleanupSummary(root="/media", scanned=scanned))
         finally:
             logger.remove(handler)
-    finally:
-        clean_generated_media.pop_request()
     assert len(calls) == 1  # the second report was not tried
     assert calls[0]["state"] == "PROGRESS"
     assert calls[0]["meta"]["scanned"] == 1

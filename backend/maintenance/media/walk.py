@@ -17,7 +17,7 @@ import errno
 import os
 import resource
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from maintenance.media import mounts
 from maintenance.media.root import DIR_FLAGS, REPLACED, printable
@@ -39,9 +39,9 @@ class Level:
     """One directory of the walk: its descriptor (None while closed) and what is left of it."""
 
     fd: int | None
-    entries: Iterator
-    ident: tuple[int, int]  # device and inode, to recognise it when reopened
-    name: str = ""  # name in the parent; "" for the root
+    name: str  # name in the parent; the root's path for the root
+    ident: tuple[int, int] | None = None  # device and inode, to recognise it when reopened
+    entries: Iterator = field(default_factory=lambda: iter(()))  # its listing, once read
     was_old: bool = False  # mtime before the run, as the parent's listing saw it
     stays: bool = False  # an entry of it stays, so it is not emptied
     problem: OSError | None = None  # an error that ended its listing early
@@ -70,13 +70,13 @@ class Named:
 class Where:
     """A path below the root for a log line, joined only if the line is emitted."""
 
-    __slots__ = ("levels", "name", "top")
+    __slots__ = ("depth", "levels", "name")
 
-    def __init__(self, walk: "Walk", top: int, name: str | None) -> None:
-        self.levels, self.top, self.name = walk.stack, top, name
+    def __init__(self, walk: "Walk", name: str | None) -> None:
+        self.levels, self.depth, self.name = walk.stack, len(walk.stack), name
 
     def __format__(self, spec: str) -> str:
-        names = [level.name for level in self.levels[: self.top + 1]]
+        names = [level.name for level in self.levels[: self.depth]]
         if self.name is not None:
             names.append(self.name)
         return printable("/".join(names))
@@ -90,11 +90,11 @@ class Walk:
         self.root_dev, self.budget = st.st_dev, budget
         self.probe = mounts.PROBE
         self.root_mount = None if self.probe is None else self.probe(root_fd, st)
-        self.stack = [Level(root_fd, iter(()), (st.st_dev, st.st_ino), name=root_path)]
+        self.stack = [Level(root_fd, root_path)]  # never closed, so never recognised
         self.lowest_open = 1  # levels 1 .. lowest_open - 1 are closed; the root never is
 
-    def where(self, name: str | None = None, top: int | None = None) -> Where:
-        return Where(self, len(self.stack) - 1 if top is None else top, name)
+    def where(self, name: str | None = None) -> Where:
+        return Where(self, name)
 
     def descend(
         self, name: str, st: os.stat_result, cutoff_ns: int
@@ -123,7 +123,7 @@ class Walk:
         except OSError as exc:
             os.close(fd)
             return ("cannot list", exc)
-        level = Level(fd, iter(()), (st.st_dev, st.st_ino), name, st.st_mtime_ns < cutoff_ns)
+        level = Level(fd, name, (st.st_dev, st.st_ino), was_old=st.st_mtime_ns < cutoff_ns)
         level.entries = listing(entries, level)
         self.stack.append(level)
         if len(self.stack) - self.lowest_open + 1 > self.budget:

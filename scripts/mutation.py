@@ -72,6 +72,7 @@ MODULE_LEVEL = {
     ],
 }
 MODULE_LEVEL_TIMEOUT_S = 300
+DETECTED = ("killed", "timeout", "segfault")
 
 PYTEST_INI = """[pytest]
 DJANGO_SETTINGS_MODULE = config.settings
@@ -289,7 +290,9 @@ def run() -> int:
     for verdict, names in module_verdicts.items():
         verdicts.setdefault(verdict, []).extend(names)
     total = sum(len(names) for names in verdicts.values())
-    killed = len(verdicts.get("killed", []))
+    # A mutant that hangs the tests or crashes their process was caught as surely as one
+    # that fails an assertion: it counts as killed, and is listed by its verdict.
+    killed = sum(len(verdicts.get(verdict, [])) for verdict in DETECTED)
     for verdict, names in sorted(verdicts.items()):
         if verdict != "killed":
             print(f"{verdict}: {len(names)}")

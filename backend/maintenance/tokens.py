@@ -2,7 +2,6 @@
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -57,8 +56,7 @@ def delete_expired_tokens(
     and no margin; we err on keeping). A row whose `exp` cannot be read, or whose token is
     not even text, is judged by `expires_at` (same cutoff), counted in `undecodable` and
     logged by id, never by its text. Rows are read `batch_size` at a time in primary-key
-    order, each page read and judged (in a thread) while the batch before it is deleted;
-    each batch is one short transaction of one set-based DELETE per table, blacklist
+    order; each batch is one short transaction of one set-based DELETE per table, blacklist
     rows first, whose counts are the database's (docs/token-cleanup.md: why, and how
     `should_stop`, `interrupted_by`, `progress` and concurrent runs are counted).
     """
@@ -76,25 +74,25 @@ def delete_expired_tokens(
     tokens = OutstandingToken.objects.using(using).order_by("pk")
     read_batch = read_as_bytes if connections[using].vendor == "sqlite" else read_as_text
     last_pk = 0
-    page: Future | None = None  # the next page's rows and verdicts, read ahead
-    with bulk_delete_cache(using), ThreadPoolExecutor() as judge:  # one page in flight
+    with bulk_delete_cache(using):  # SQLite: no cache spills mid-batch
         while True:
             if should_stop():
                 summary.completed = False
                 logger.info("clean_blacklisted_tokens stopped early after id {}", last_pk)
                 break
             try:
-                if page is None:
-                    first = tokens.filter(pk__gt=last_pk)
-                    page = judge.submit(_judged, read_batch(first, batch_size), cutoff_ts)
-                rows, expired_ids, undecodable_ids = page.result()
+                rows = read_batch(tokens.filter(pk__gt=last_pk), batch_size)
                 if not rows:
                     break
-                # The next page is read now and judged in the thread while this one is
-                # deleted (the database's waits release the GIL).
-                after = tokens.filter(pk__gt=rows[-1][0])
-                page = judge.submit(_judged, read_batch(after, batch_size), cutoff_ts)
                 summary.scanned += len(rows)
+                expired_ids = []
+                undecodable_ids = []
+                for pk, token in rows:
+                    exp = read_exp(token)
+                    if exp is None:
+                        undecodable_ids.append(pk)
+                    elif exp < cutoff_ts:
+                        expired_ids.append(pk)
                 if undecodable_ids:
                     expired_ids += _judge_by_expires_at(undecodable_ids, cutoff, using)
                     summary.undecodable += len(undecodable_ids)
@@ -116,18 +114,6 @@ def delete_expired_tokens(
     summary.duration_s = round(time.perf_counter() - started, 6)
     logger.info("clean_blacklisted_tokens summary: {}", summary.as_dict())
     return summary
-
-
-def _judged(rows: list, cutoff_ts: float) -> tuple[list, list[int], list[int]]:
-    """A page's rows, the ids whose `exp` is before the cutoff, and those with no readable exp."""
-    expired, undecodable = [], []
-    for pk, token in rows:
-        exp = read_exp(token)
-        if exp is None:
-            undecodable.append(pk)
-        elif exp < cutoff_ts:
-            expired.append(pk)
-    return rows, expired, undecodable
 
 
 def _judge_by_expires_at(ids: list[int], cutoff: datetime, using: str) -> list[int]:

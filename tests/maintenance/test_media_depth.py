@@ -184,16 +184,21 @@ def test_a_level_whose_child_was_moved_away_is_left_for_the_next_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """`a` is closed while the walk is in a/b/c/d; then a/b is moved out of the root.
-    Back from b, `..` is no longer `a`: a's rest waits for the next run."""
+    Back from b, `..` is no longer `a`: a's rest waits for the next run, and the walk goes
+    on in the root, through `y` (deep enough to close and reopen levels again)."""
     build_chain(media_root, 4, name="x")
+    build_chain(media_root, 5, name="y")
     a = media_root / "x"
     (a / "zz-old.png").write_bytes(b"x")
     os.utime(a / "zz-old.png", (OLD, OLD))
     os.utime(a, (OLD, OLD))
     real_unlink = os.unlink
 
+    open_at_bottom = []
+
     def unlink(name: str, *, dir_fd: int) -> None:
-        if name == "bottom.png":
+        open_at_bottom.append(open_descriptors())  # the budget's levels, in x and in y
+        if name == "bottom.png" and (a / "x").exists():  # x's bottom file, not y's
             os.rename(a / "x", tmp_path / "moved")
         real_unlink(name, dir_fd=dir_fd)
 
@@ -205,7 +210,11 @@ def test_a_level_whose_child_was_moved_away_is_left_for_the_next_run(
         "the rest of it is left for the next run"
     ]
     assert (a / "zz-old.png").exists()
-    assert summary.errors == 1
+    assert not (media_root / "y").exists()  # cleaned to the bottom, then removed
+    assert len(open_at_bottom) == 2
+    assert open_at_bottom[0] == open_at_bottom[1]  # as many descriptors open at each
+    # dirs: the five of y, and the two emptied below the moved x/x before the walk noticed.
+    assert (summary.errors, summary.deleted, summary.dirs_removed) == (1, 2, 7)
     assert clean(media_root).deleted == 1  # the next run finishes it
     assert os.listdir(a) == []  # (a itself stays: the move made it young)
 

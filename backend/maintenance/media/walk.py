@@ -163,10 +163,10 @@ class Walk:
                 return parent
             os.close(fd)
         on_lost(format(self.where()), problem)
-        while self.stack[-1].fd is None:  # the closed levels above cannot be reached either
-            self.stack.pop()
-        self.stack[-1].stays = True
-        self.lowest_open = len(self.stack)
+        # The closed levels are 1 .. lowest_open - 1, so none between the root and here can
+        # be reached either: the walk goes on in the root, which is never removed.
+        del self.stack[1:]
+        self.lowest_open = 1
         return None
 
     def close_all(self) -> None:

@@ -61,8 +61,7 @@ class Sweep:
             fd, scanned, deleted, freed, stays = top.fd, 0, 0, 0, False
             for entry in top.entries:
                 if scanned and not scanned & (STOP_POLL_ENTRIES - 1) and self.should_stop():
-                    top.stays = top.stays or stays
-                    self._count(scanned, deleted, freed)
+                    self._count(scanned, deleted, freed)  # a stopped run removes no folder
                     self._stop(walk)  # this entry and the rest of the folder stay as they are
                     return
                 name = entry.name
@@ -76,9 +75,8 @@ class Sweep:
                     continue
                 scanned += 1
                 if scanned == every:  # fold the counts so far into the summary, report
-                    top.stays = top.stays or stays
                     self._count(scanned, deleted, freed)
-                    scanned, deleted, freed, stays = 0, 0, 0, False
+                    scanned, deleted, freed = 0, 0, 0
                     self.progress(self.summary)
                 kind = st.st_mode & _S_IFMT
                 if st.st_dev != root_dev:

@@ -105,22 +105,10 @@ class LiveStack:
     # --- database -------------------------------------------------------------------
     def open_database(self) -> None:
         """Register the worker's database as a Django alias in this process and migrate it."""
-        config = dj_database_url.parse(self.database_url)
-        configured = connections.configure_settings(
-            {"default": dict(connections.settings["default"]), self.alias: config}
-        )
-        connections.settings[self.alias] = configured[self.alias]
-        logging.disable(logging.DEBUG)  # the schema editor logs every statement at DEBUG
-        try:
-            call_command("migrate", database=self.alias, interactive=False, verbosity=0)
-        finally:
-            logging.disable(logging.NOTSET)
+        open_alias(self.alias, self.database_url)
 
     def close_database(self) -> None:
-        if self.alias in connections.settings:
-            connections[self.alias].close()
-            del connections[self.alias]
-            del connections.settings[self.alias]
+        close_alias(self.alias)
 
     # --- worker ---------------------------------------------------------------------
     def launch_worker(self, processes: ProcessRegistry) -> None:
@@ -178,3 +166,27 @@ class LiveStack:
         shutil.rmtree(self.media_root, ignore_errors=True)
         self.media_root.mkdir(parents=True)
         return self.media_root
+
+
+def open_alias(alias: str, database_url: str) -> None:
+    """Register the database at `database_url` as the Django alias `alias`, and migrate it."""
+    configured = connections.configure_settings(
+        {
+            "default": dict(connections.settings["default"]),
+            alias: dj_database_url.parse(database_url),
+        }
+    )
+    connections.settings[alias] = configured[alias]
+    logging.disable(logging.DEBUG)  # the schema editor logs every statement at DEBUG
+    try:
+        call_command("migrate", database=alias, interactive=False, verbosity=0)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def close_alias(alias: str) -> None:
+    """Close and forget the alias `open_alias` registered, if it is there."""
+    if alias in connections.settings:
+        connections[alias].close()
+        del connections[alias]
+        del connections.settings[alias]

@@ -102,32 +102,24 @@ def postgres_alias(django_db_setup: None, django_db_blocker) -> Iterator[str]:
     mutation run can judge (docs/mutation.md). Skips, or fails under CI=true, without a
     server (tests/live/servers.py); dropped at the end of the session.
     """
-    import dj_database_url
     import psycopg
-    from django.core.management import call_command
-    from django.db import connections
 
     from tests.live.servers import LIVE_POSTGRES_URL, require_server
+    from tests.live.stack import close_alias, open_alias
 
     require_server("PostgreSQL", LIVE_POSTGRES_URL)
     name = f"{os.environ.get('LIVE_POSTGRES_DB') or 'pm_live'}_inprocess_{os.getpid()}"
-    with psycopg.connect(f"{LIVE_POSTGRES_URL}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {name}")
-    configured = connections.configure_settings(
-        {
-            "default": dict(connections.settings["default"]),
-            "postgres": dj_database_url.parse(f"{LIVE_POSTGRES_URL}/{name}"),
-        }
-    )
-    connections.settings["postgres"] = configured["postgres"]
+
+    def admin(statement: str) -> None:
+        with psycopg.connect(f"{LIVE_POSTGRES_URL}/postgres", autocommit=True) as connection:
+            connection.execute(statement)
+
+    admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin(f"CREATE DATABASE {name}")
     try:
         with django_db_blocker.unblock():
-            call_command("migrate", database="postgres", interactive=False, verbosity=0)
+            open_alias("postgres", f"{LIVE_POSTGRES_URL}/{name}")
         yield "postgres"
     finally:
-        connections["postgres"].close()
-        del connections["postgres"]
-        del connections.settings["postgres"]
-        with psycopg.connect(f"{LIVE_POSTGRES_URL}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        close_alias("postgres")
+        admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
